@@ -1,0 +1,151 @@
+"""The `craftgen` command: run a tool directly (`generate`), list tools and models."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from craftgen.config import Settings
+from craftgen.errors import CraftgenError, InvalidRequest, ModelUnavailable
+from craftgen.schemas import TOOL_NAMES, GenerateRequest
+
+EXIT_INVALID = 2
+EXIT_MODEL = 3
+EXIT_OTHER = 1
+
+
+def _fail(error: CraftgenError) -> None:
+    click.echo(f"error: {error.message}", err=True)
+    if isinstance(error, InvalidRequest):
+        sys.exit(EXIT_INVALID)
+    sys.exit(EXIT_MODEL if isinstance(error, ModelUnavailable) else EXIT_OTHER)
+
+
+@click.group()
+@click.version_option(package_name="craftgen")
+def main() -> None:
+    """craftgen: seamless patterns, clipart with SVG cut files, variations, outpainting, upscaling."""
+
+
+class _Progress:
+    """A tqdm bar on stderr fed by the engine's (done, total) callbacks."""
+
+    def __init__(self, tool: str) -> None:
+        self.bar = tqdm(total=1, desc=tool, unit="step", file=sys.stderr, leave=True)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@main.command()
+@click.argument("tool", type=click.Choice(TOOL_NAMES))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--prompt", default="")
+@click.option("--negative-prompt", default="")
+@click.option("--image", "image_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--model", default=None, help="registry name, diffusers folder, .safetensors file or Hub id")
+@click.option("--seed", type=int, default=None)
+@click.option("--num-images", type=int, default=1, show_default=True)
+@click.option("--width", type=int, default=None)
+@click.option("--height", type=int, default=None)
+@click.option("--steps", type=int, default=None)
+@click.option("--guidance", type=float, default=None)
+@click.option("--repeat", type=click.Choice(["grid", "half-drop", "brick", "mirror"]), default="grid")
+@click.option("--seamless-x/--no-seamless-x", default=None)
+@click.option("--seamless-y/--no-seamless-y", default=None)
+@click.option("--strength", type=float, default=None)
+@click.option("--left", type=int, default=0)
+@click.option("--right", type=int, default=0)
+@click.option("--top", type=int, default=0)
+@click.option("--bottom", type=int, default=0)
+@click.option("--scale", type=click.Choice(["2", "4"]), default="2")
+def generate(tool: str, out_dir: Path, image_path: Path | None, scale: str, **fields: Any) -> None:
+    """Run TOOL once, here, and write its files and result.json to --out."""
+    settings = Settings()
+    try:
+        _generate(settings, tool=tool, out_dir=out_dir, image_path=image_path, scale=int(scale), fields=fields)
+    except CraftgenError as error:
+        _fail(error)
+
+
+def _generate(
+    settings: Settings,
+    *,
+    tool: str,
+    out_dir: Path,
+    image_path: Path | None,
+    scale: int,
+    fields: dict[str, Any],
+) -> None:
+    from craftgen.engine.engine import Engine  # torch and diffusers load only when needed
+    from craftgen.engine.tiny import TINY_NOTICE
+    from craftgen.imaging.io import open_image
+    from craftgen.outputs import write_result
+
+    limits = settings.limits()
+    # 1. Validate everything before any work (and before anything is written).
+    image = None
+    if image_path is not None:
+        if not image_path.is_file():
+            raise InvalidRequest(f"image file not found: {image_path}", field="image")
+        image = open_image(
+            image_path.read_bytes(), max_bytes=limits.max_upload_bytes, max_pixels=limits.max_upload_pixels
+        )
+    request = GenerateRequest(
+        tool=tool,  # type: ignore[arg-type]
+        image=str(image_path) if image_path else None,
+        scale=scale,  # type: ignore[arg-type]
+        **fields,
+    )
+    engine = Engine(options=settings.engine_options(), limits=limits)
+    item = engine.prepare(request, image)
+    if item.request.model == "tiny" and engine.tool(tool).uses_model:
+        click.echo(f"note: {TINY_NOTICE}", err=True)
+    # 2. Run with a progress bar.
+    progress = _Progress(tool)
+    try:
+        result = engine.run_batch([item], progress=progress)[0]
+    finally:
+        progress.close()
+    # 3. Write all files, then result.json.
+    settings_used = item.request.model_dump(exclude_none=True, exclude={"image"})
+    record = write_result(result, out_dir, settings=settings_used)
+    for warning in record.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(str(out_dir / "result.json"))
+
+
+@main.command("tools")
+def list_tools() -> None:
+    """List the tools."""
+    for name in TOOL_NAMES:
+        click.echo(name)
+
+
+@main.command("models")
+def list_models() -> None:
+    """List the models the registry names (any folder or file path also works)."""
+    from craftgen.engine.registry import ModelRegistry
+
+    settings = Settings()
+    try:
+        registry = ModelRegistry.load(settings.model_registry, default=settings.model)
+    except CraftgenError as error:
+        _fail(error)
+    for name in registry.names():
+        marker = " (default)" if name == registry.default else ""
+        click.echo(f"{name}{marker}")
+
+
+if __name__ == "__main__":
+    main()

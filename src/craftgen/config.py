@@ -1,0 +1,90 @@
+"""The one Settings object, read from CRAFTGEN_* variables at entry points only (CLI, API, worker).
+
+Everything below the entry points receives the values it needs as arguments; `Settings.limits()`
+and `Settings.engine_options()` build the small frozen objects the engine takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from craftgen.engine.limits import Limits
+from craftgen.engine.options import EngineOptions
+
+
+class Settings(BaseSettings):
+    """Every knob craftgen has; each limit is named so an operator can find and change it."""
+
+    model_config = SettingsConfigDict(env_prefix="CRAFTGEN_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    model: str = "tiny"
+    model_registry: Path | None = None  # a YAML file naming models, inpaint variants and LoRAs
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    allow_downloads: bool = False  # Hub ids load from the local cache only unless this is on
+    max_loaded_models: int = Field(default=2, ge=1)
+
+    # Request limits (see engine/limits.py for what each bounds).
+    min_side: int = 64
+    max_side: int = 1536
+    max_num_images: int = 8
+    max_steps: int = 100
+    max_guidance: float = 30.0
+    max_prompt_tokens: int = 77
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_pixels: int = 4096 * 4096
+    max_expand: int = 1024
+    max_canvas_side: int = 3072
+    max_upscale_pixels: int = 4096 * 4096
+    max_svg_nodes: int = 20000
+    min_speck_area: int = 16
+
+    # Output and processing knobs.
+    dpi: int = 300
+    default_size: int = 512
+    default_steps: int = 25
+    default_guidance: float = 7.5
+    outpaint_context: int = 64
+    outpaint_blend: int = 8
+    upscale_tile: int = 512
+    upscale_overlap: int = 64
+    upscale_strength: float = 0.25
+
+    def limits(self) -> Limits:
+        return Limits(
+            min_side=self.min_side,
+            max_side=self.max_side,
+            max_num_images=self.max_num_images,
+            max_steps=self.max_steps,
+            max_guidance=self.max_guidance,
+            max_prompt_tokens=self.max_prompt_tokens,
+            max_upload_bytes=self.max_upload_bytes,
+            max_upload_pixels=self.max_upload_pixels,
+            max_expand=self.max_expand,
+            max_canvas_side=self.max_canvas_side,
+            max_upscale_pixels=self.max_upscale_pixels,
+            max_svg_nodes=self.max_svg_nodes,
+        )
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(
+            default_model=self.model,
+            registry_path=self.model_registry,
+            device=self.device,
+            allow_downloads=self.allow_downloads,
+            max_loaded_models=self.max_loaded_models,
+            dpi=self.dpi,
+            default_size=self.default_size,
+            default_steps=self.default_steps,
+            default_guidance=self.default_guidance,
+            outpaint_context=self.outpaint_context,
+            outpaint_blend=self.outpaint_blend,
+            upscale_tile=self.upscale_tile,
+            upscale_overlap=self.upscale_overlap,
+            upscale_strength=self.upscale_strength,
+            min_speck_area=self.min_speck_area,
+        )

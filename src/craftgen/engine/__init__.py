@@ -1,0 +1,1 @@
+"""Diffusion for crafters: models, the seven tools, and the Engine that runs them."""

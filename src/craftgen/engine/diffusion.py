@@ -1,0 +1,87 @@
+"""Running diffusers pipelines for a batch of requests: one call, one generator per image.
+
+Every image gets its own CPU `torch.Generator` seeded with request seed + image index, so an
+image comes out the same whether it ran alone or shared a batch with other users' requests,
+and a plain diffusers call with that generator reproduces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from diffusers import DiffusionPipeline
+from PIL import Image
+
+from craftgen.engine.base import ProgressFn, ToolInput
+from craftgen.engine.validation import join_prompt
+
+
+def generators_for(items: Sequence[ToolInput], *, count: int | None = None) -> list[torch.Generator]:
+    """One CPU generator per image, in batch order (request by request, image by image)."""
+    gens: list[torch.Generator] = []
+    for item in items:
+        for index in range(count if count is not None else item.request.num_images):
+            gens.append(torch.Generator("cpu").manual_seed(item.image_seed(index)))
+    return gens
+
+
+def step_callback(progress: ProgressFn, *, done_before: int, total: int) -> Any:
+    """A diffusers `callback_on_step_end` that reports steps into a larger total."""
+
+    def callback(pipe: DiffusionPipeline, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        progress(done_before + step + 1, total)
+        return kwargs
+
+    return callback
+
+
+def expand_prompts(
+    items: Sequence[ToolInput], *, suffix: str = "", negative_suffix: str = ""
+) -> tuple[list[str], list[str]]:
+    """Prompt and negative prompt repeated once per image, in batch order."""
+    prompts: list[str] = []
+    negatives: list[str] = []
+    for item in items:
+        prompt = join_prompt(item.request.prompt, suffix)
+        negative = join_prompt(item.request.negative_prompt, negative_suffix)
+        prompts += [prompt] * item.request.num_images
+        negatives += [negative] * item.request.num_images
+    return prompts, negatives
+
+
+def split_per_item(images: Sequence[Image.Image], items: Sequence[ToolInput]) -> list[list[Image.Image]]:
+    """Undo `expand_prompts`: the batch's images regrouped by request."""
+    grouped: list[list[Image.Image]] = []
+    start = 0
+    for item in items:
+        grouped.append(list(images[start : start + item.request.num_images]))
+        start += item.request.num_images
+    return grouped
+
+
+def txt2img(
+    pipe: DiffusionPipeline,
+    items: Sequence[ToolInput],
+    *,
+    progress: ProgressFn,
+    suffix: str = "",
+    negative_suffix: str = "",
+) -> list[list[Image.Image]]:
+    """All images of all requests in one text-to-image call; grouped back by request."""
+    first = items[0].request
+    prompts, negatives = expand_prompts(items, suffix=suffix, negative_suffix=negative_suffix)
+    steps = int(first.steps or 1)
+    result = pipe(
+        prompt=prompts,
+        negative_prompt=negatives,
+        width=first.width,
+        height=first.height,
+        num_inference_steps=steps,
+        guidance_scale=first.guidance,
+        generator=generators_for(items),
+        output_type="pil",
+        callback_on_step_end=step_callback(progress, done_before=0, total=steps),
+    )
+    return split_per_item(result.images, items)

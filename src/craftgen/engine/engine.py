@@ -1,0 +1,103 @@
+"""The engine: validate a request, load (or reuse) its model, run its tool, return the files.
+
+`run` serves one request (the CLI); `prepare` + `run_batch` serve the workers, which group
+prepared requests with equal `batch_key`s into one diffusion call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PIL import Image
+
+from craftgen.engine.base import ProgressFn, RunContext, Tool, ToolInput, ToolResult
+from craftgen.engine.devices import resolve_placement
+from craftgen.engine.limits import Limits
+from craftgen.engine.models import LoadedModel, ModelCache
+from craftgen.engine.options import EngineOptions
+from craftgen.engine.registry import ModelRegistry
+from craftgen.engine.tools import TOOLS
+from craftgen.engine.validation import check_prompt_tokens, resolve
+from craftgen.errors import InvalidRequest
+from craftgen.schemas import GenerateRequest
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+class Engine:
+    """Runs tools on cached models. One engine per process; it is safe to share across threads."""
+
+    def __init__(
+        self,
+        *,
+        options: EngineOptions,
+        limits: Limits,
+        registry: ModelRegistry | None = None,
+    ) -> None:
+        self.options = options
+        self.limits = limits
+        self.registry = registry or ModelRegistry.load(options.registry_path, default=options.default_model)
+        self.models = ModelCache(
+            self.registry,
+            placement=resolve_placement(options.device),
+            allow_downloads=options.allow_downloads,
+            max_loaded=options.max_loaded_models,
+        )
+
+    @staticmethod
+    def tool(name: str) -> Tool:
+        try:
+            return TOOLS[name]
+        except KeyError:
+            raise InvalidRequest(
+                f"unknown tool {name!r}; choose one of {', '.join(TOOLS)}", field="tool"
+            ) from None
+
+    def prepare(self, request: GenerateRequest, image: Image.Image | None = None) -> ToolInput:
+        """Check a request and fill its defaults (loads nothing; cheap enough for the API)."""
+        tool = self.tool(request.tool)
+        return resolve(request, image, tool=tool, limits=self.limits, options=self.options)
+
+    def batch_key(self, item: ToolInput) -> tuple[object, ...] | None:
+        """Prepared inputs with equal keys may share one run_batch call; None runs alone."""
+        return self.tool(item.request.tool).batch_key(item)
+
+    def run(
+        self,
+        request: GenerateRequest,
+        image: Image.Image | None = None,
+        *,
+        progress: ProgressFn | None = None,
+    ) -> ToolResult:
+        return self.run_batch([self.prepare(request, image)], progress=progress)[0]
+
+    def run_batch(self, items: Sequence[ToolInput], *, progress: ProgressFn | None = None) -> list[ToolResult]:
+        """Run prepared inputs that share a batch key as one batch; results in input order."""
+        # 1. One tool, one key.
+        if not items:
+            return []
+        tool = self.tool(items[0].request.tool)
+        keys = {tool.batch_key(item) for item in items}
+        if len(items) > 1 and (len(keys) > 1 or None in keys):
+            raise InvalidRequest("these requests cannot share a batch (their batch keys differ)")
+        # 2. The model, loaded once and reused.
+        model = self.models.get(items[0].request.model) if tool.uses_model else None
+        if model is not None:
+            for item in items:
+                check_prompt_tokens(model.base.tokenizer, item, tool=tool, limits=self.limits)
+        ctx = RunContext(
+            model=model, options=self.options, limits=self.limits, progress=progress or _no_progress
+        )
+        # 3. Run under the model's lock: tools may patch modules (pattern) or switch adapters.
+        if model is None:
+            return tool.run(ctx, list(items))
+        return self._run_locked(tool, model, ctx, items)
+
+    @staticmethod
+    def _run_locked(
+        tool: Tool, model: LoadedModel, ctx: RunContext, items: Sequence[ToolInput]
+    ) -> list[ToolResult]:
+        with model.lock, model.adapters_for(tool.name):
+            return tool.run(ctx, list(items))

@@ -1,0 +1,23 @@
+"""The request limits the engine enforces, as one frozen value built from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one request may ask for; every one is a named setting."""
+
+    min_side: int = 64  # smallest width/height in pixels
+    max_side: int = 1536  # largest width/height of a generated image
+    max_num_images: int = 8
+    max_steps: int = 100
+    max_guidance: float = 30.0
+    max_prompt_tokens: int = 77  # CLIP's context; longer prompts would be cut silently
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_pixels: int = 4096 * 4096  # checked from the header, before decoding
+    max_expand: int = 1024  # pixels outpaint may add on one side
+    max_canvas_side: int = 3072  # largest side of an outpainted canvas
+    max_upscale_pixels: int = 4096 * 4096  # largest upscaled output
+    max_svg_nodes: int = 20000  # path commands in one SVG cut file

@@ -1,0 +1,152 @@
+"""Loaded models, cached per process: one set of weights, a pipeline per task sharing them.
+
+Switching tool never reloads weights: img2img and inpaint pipelines are built with `from_pipe`,
+which reuses the base pipeline's modules. A model's LoRA adapters are loaded once and switched
+on only for the tool that names them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from diffusers import (
+    StableDiffusionImg2ImgPipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+)
+
+from craftgen.engine.devices import Placement
+from craftgen.engine.loader import free_memory, load_base_pipeline, load_inpaint_unet
+from craftgen.engine.registry import ModelRegistry, ModelSpec
+from craftgen.errors import ModelUnavailable
+
+
+@dataclass
+class LoadedModel:
+    """One model's pipelines. Callers hold `lock` while they run (tools may patch modules)."""
+
+    spec: ModelSpec
+    base: StableDiffusionPipeline
+    placement: Placement
+    allow_downloads: bool
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    _img2img: StableDiffusionImg2ImgPipeline | None = None
+    _inpaint: StableDiffusionInpaintPipeline | None = None
+    _inpaint_variant: StableDiffusionInpaintPipeline | None = None
+    _adapters: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def txt2img(self) -> StableDiffusionPipeline:
+        return self.base
+
+    @property
+    def img2img(self) -> StableDiffusionImg2ImgPipeline:
+        if self._img2img is None:
+            self._img2img = StableDiffusionImg2ImgPipeline.from_pipe(self.base)
+            self._img2img.set_progress_bar_config(disable=True)
+        return self._img2img
+
+    def inpaint(self) -> tuple[StableDiffusionInpaintPipeline, str]:
+        """The inpainting pipeline and its method: the model's own variant, else masked img2img."""
+        if self.spec.inpaint:
+            if self._inpaint_variant is None:
+                unet = load_inpaint_unet(
+                    self.spec.inpaint,
+                    placement=self.placement,
+                    allow_downloads=self.allow_downloads,
+                )
+                self._inpaint_variant = StableDiffusionInpaintPipeline.from_pipe(self.base, unet=unet)
+                self._inpaint_variant.set_progress_bar_config(disable=True)
+            return self._inpaint_variant, "inpaint-model"
+        if self._inpaint is None:
+            # With a 4-channel UNet, diffusers' inpaint pipeline re-imposes the known region's
+            # noised latents at every step: masked img2img.
+            self._inpaint = StableDiffusionInpaintPipeline.from_pipe(self.base)
+            self._inpaint.set_progress_bar_config(disable=True)
+        return self._inpaint, "masked-img2img"
+
+    @contextmanager
+    def adapters_for(self, tool: str) -> Iterator[None]:
+        """Switch on the LoRA this tool names (if any) and off every other adapter."""
+        self._load_adapters()
+        if not self._adapters:
+            yield
+            return
+        lora = self.spec.loras.get(tool)
+        if lora is None:
+            self.base.disable_lora()
+        else:
+            self.base.enable_lora()
+            self.base.set_adapters([tool], adapter_weights=[lora.scale])
+        try:
+            yield
+        finally:
+            self.base.disable_lora()
+
+    def _load_adapters(self) -> None:
+        for tool, lora in self.spec.loras.items():
+            if tool in self._adapters:
+                continue
+            if not lora.path.exists():
+                raise ModelUnavailable(f"LoRA for tool {tool!r} not found: {lora.path}")
+            try:
+                self.base.load_lora_weights(str(lora.path), adapter_name=tool)
+            except (OSError, ValueError, RuntimeError, KeyError) as exc:
+                raise ModelUnavailable(
+                    f"LoRA {lora.path} for tool {tool!r} could not be loaded: {exc}"
+                ) from exc
+            self._adapters[tool] = lora.scale
+
+
+class ModelCache:
+    """Keeps the most recently used models loaded, up to `max_loaded`."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        placement: Placement,
+        allow_downloads: bool,
+        max_loaded: int,
+    ) -> None:
+        self.registry = registry
+        self.placement = placement
+        self.allow_downloads = allow_downloads
+        self.max_loaded = max_loaded
+        self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str | None) -> LoadedModel:
+        spec = self.registry.resolve(name)
+        with self._lock:
+            if spec.name in self._loaded:
+                self._loaded.move_to_end(spec.name)
+                return self._loaded[spec.name]
+            base = load_base_pipeline(
+                spec,
+                placement=self.placement,
+                allow_downloads=self.allow_downloads,
+                known_names=self.registry.names(),
+            )
+            model = LoadedModel(
+                spec=spec,
+                base=base,
+                placement=self.placement,
+                allow_downloads=self.allow_downloads,
+            )
+            self._loaded[spec.name] = model
+            while len(self._loaded) > self.max_loaded:
+                self._loaded.popitem(last=False)
+                free_memory()
+            return model
+
+    def loaded_names(self) -> list[str]:
+        return list(self._loaded)

@@ -1,0 +1,88 @@
+"""cutout: any image on a plain background to a transparent PNG and an SVG cut file (no model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from craftgen.engine.base import OutputFile, RunContext, Tool, ToolInput, ToolResult, png_output
+from craftgen.imaging.cutout import cut_out
+from craftgen.imaging.vectorize import vectorize_alpha
+
+
+@dataclass
+class CutoutOutputs:
+    files: list[OutputFile]
+    metrics: dict[str, float | str | bool] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def cutout_outputs(
+    ctx: RunContext,
+    item: ToolInput,
+    image: Image.Image,
+    *,
+    prefix: str,
+    seed: int | None,
+    strict: bool,
+) -> CutoutOutputs:
+    """Transparent PNG + SVG for one image; `strict` refuses images without a plain background."""
+    # 1. Alpha from the plain background, edge colours cleaned of it.
+    cut = cut_out(image, strict=strict)
+    # 2. The cut file from the alpha.
+    cut_file = vectorize_alpha(
+        cut.alpha,
+        min_area=ctx.options.min_speck_area,
+        max_nodes=ctx.limits.max_svg_nodes,
+        dpi=ctx.options.dpi,
+    )
+    png = png_output(cut.image, name=f"{prefix}.png", kind="image", item=item, ctx=ctx, seed=seed)
+    svg = OutputFile(
+        name=f"{prefix}.svg",
+        kind="svg",
+        media_type="image/svg+xml",
+        data=cut_file.svg.encode("utf-8"),
+        width=cut.image.width,
+        height=cut.image.height,
+        seed=seed,
+    )
+    metrics: dict[str, float | str | bool] = {
+        "background_plain": cut.is_plain,
+        "background_color": "#{:02x}{:02x}{:02x}".format(*cut.background),
+        "svg_paths": cut_file.paths,
+        "svg_nodes": cut_file.nodes,
+    }
+    warnings = []
+    if not cut.is_plain:
+        warnings.append(
+            f"{prefix}: the background was not plain (spread {cut.background_spread:.1f}); "
+            "the cut-out may include background"
+        )
+    return CutoutOutputs(files=[png, svg], metrics=metrics, warnings=warnings)
+
+
+class CutoutTool(Tool):
+    name = "cutout"
+    fields = frozenset({"tool"})
+    needs_image = True
+    uses_model = False
+    max_images = 1
+
+    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+        results = []
+        for done, item in enumerate(items):
+            assert item.image is not None
+            out = cutout_outputs(ctx, item, item.image, prefix="cutout-0", seed=None, strict=True)
+            ctx.progress(done + 1, len(items))
+            results.append(
+                ToolResult(
+                    tool="cutout",
+                    model=ctx.model_name,
+                    seed=item.seed,
+                    outputs=out.files,
+                    metrics=out.metrics,
+                    warnings=out.warnings,
+                )
+            )
+        return results

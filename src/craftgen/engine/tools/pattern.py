@@ -1,0 +1,100 @@
+"""pattern: a tile that repeats with no seam, plus a 3x3 preview of the repeat.
+
+While the batch runs, every padded Conv2d of the UNet and the VAE wraps around on the chosen
+axes (engine/tile_padding.py); afterwards the model is exactly as it was.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from craftgen.engine.base import (
+    COMMON_FIELDS,
+    DIFFUSION_FIELDS,
+    RunContext,
+    Tool,
+    ToolInput,
+    ToolResult,
+    png_output,
+)
+from craftgen.engine.diffusion import txt2img
+from craftgen.engine.limits import Limits
+from craftgen.engine.options import EngineOptions
+from craftgen.engine.tile_padding import TilePadding, tiled_padding
+from craftgen.engine.tools.text import SIZE_FIELDS, size_defaults, txt2img_batch_key
+from craftgen.errors import InvalidRequest
+from craftgen.imaging.seams import seam_scores
+from craftgen.imaging.tiling import repeat_preview
+from craftgen.schemas import GenerateRequest
+
+PREVIEW_COUNT = 3
+
+
+class PatternTool(Tool):
+    name = "pattern"
+    fields = COMMON_FIELDS | DIFFUSION_FIELDS | SIZE_FIELDS | {"repeat", "seamless_x", "seamless_y"}
+    needs_prompt = True
+
+    def defaults(
+        self, request: GenerateRequest, image: Image.Image | None, options: EngineOptions
+    ) -> dict[str, object]:
+        return {**size_defaults(request, options), "seamless_x": True, "seamless_y": True}
+
+    def validate(self, item: ToolInput, limits: Limits) -> None:
+        request = item.request
+        if request.repeat == "half-drop" and not request.seamless_x:
+            raise InvalidRequest("a half-drop repeat needs seamless_x", field="seamless_x")
+        if request.repeat == "brick" and not request.seamless_y:
+            raise InvalidRequest("a brick repeat needs seamless_y", field="seamless_y")
+
+    def batch_key(self, item: ToolInput) -> tuple[object, ...]:
+        request = item.request
+        return (
+            "pattern",
+            *txt2img_batch_key(request),
+            request.repeat,
+            request.seamless_x,
+            request.seamless_y,
+        )
+
+    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+        assert ctx.model is not None
+        first = items[0].request
+        padding = TilePadding.for_repeat(
+            first.repeat, seamless_x=bool(first.seamless_x), seamless_y=bool(first.seamless_y)
+        )
+        pipe = ctx.model.txt2img
+        # 1. Generate with wrapping convolutions; the context restores them even on error.
+        with tiled_padding([pipe.unet, pipe.vae], padding):
+            grouped = txt2img(pipe, items, progress=ctx.progress)
+        # 2. Measure each tile's seams and write it with its preview.
+        return [self._result(ctx, item, images) for item, images in zip(items, grouped, strict=True)]
+
+    def _result(self, ctx: RunContext, item: ToolInput, images: list[Image.Image]) -> ToolResult:
+        request = item.request
+        outputs = []
+        worst: dict[str, float] = {}
+        for index, image in enumerate(images):
+            scores = seam_scores(image, repeat=request.repeat)
+            for key, value in scores.items():
+                worst[key] = min(worst.get(key, value), value)
+            seed = item.image_seed(index)
+            outputs.append(
+                png_output(image, name=f"pattern-{index}.png", kind="image", item=item, ctx=ctx, seed=seed)
+            )
+            preview = repeat_preview(image, repeat=request.repeat, count=PREVIEW_COUNT)
+            outputs.append(
+                png_output(
+                    preview,
+                    name=f"pattern-{index}-preview.png",
+                    kind="preview",
+                    item=item,
+                    ctx=ctx,
+                    seed=seed,
+                )
+            )
+        # The worst tile's scores, so one number tells whether every tile in the job wraps.
+        metrics: dict[str, float | str | bool] = dict(worst)
+        return ToolResult(
+            tool="pattern", model=ctx.model_name, seed=item.seed, outputs=outputs, metrics=metrics
+        )

@@ -1,0 +1,105 @@
+"""Refuse bad requests early and name the value; fill every default so a run is reproducible."""
+
+from __future__ import annotations
+
+import secrets
+
+from PIL import Image
+
+from craftgen.engine.base import Tool, ToolInput
+from craftgen.engine.limits import Limits
+from craftgen.engine.options import EngineOptions
+from craftgen.errors import InvalidRequest
+from craftgen.schemas import GenerateRequest
+
+_DEFAULTS = {name: info.default for name, info in GenerateRequest.model_fields.items()}
+
+
+def resolve(
+    request: GenerateRequest,
+    image: Image.Image | None,
+    *,
+    tool: Tool,
+    limits: Limits,
+    options: EngineOptions,
+) -> ToolInput:
+    """A request with defaults filled in, checked against the limits, or InvalidRequest."""
+    # 1. Fields this tool does not use are refused rather than ignored.
+    for name, value in request:
+        if name not in tool.fields and name != "image" and value != _DEFAULTS[name]:
+            raise InvalidRequest(f"{name} does not apply to the {tool.name} tool", field=name)
+    # 2. The input image, where the tool takes one.
+    if tool.needs_image and image is None:
+        raise InvalidRequest(f"the {tool.name} tool needs an input image", field="image")
+    if not tool.needs_image and (image is not None or request.image):
+        raise InvalidRequest(f"the {tool.name} tool takes no input image", field="image")
+    if tool.needs_prompt and not request.prompt.strip():
+        raise InvalidRequest(f"the {tool.name} tool needs a prompt", field="prompt")
+    # 3. Defaults: the engine's, then the tool's own.
+    filled: dict[str, object] = {
+        "seed": request.seed if request.seed is not None else secrets.randbelow(2**31),
+        "model": request.model or options.default_model,
+    }
+    if tool.uses_model:
+        filled["steps"] = request.steps if request.steps is not None else options.default_steps
+        filled["guidance"] = request.guidance if request.guidance is not None else options.default_guidance
+    for name, value in tool.defaults(request, image, options).items():
+        if getattr(request, name) is None:
+            filled[name] = value
+    resolved = request.model_copy(update=filled)
+    # 4. Bounds every tool shares.
+    check_shared_limits(resolved, tool=tool, limits=limits)
+    item = ToolInput(request=resolved, image=image)
+    # 5. The tool's own checks.
+    tool.validate(item, limits)
+    return item
+
+
+def check_shared_limits(request: GenerateRequest, *, tool: Tool, limits: Limits) -> None:
+    max_images = min(tool.max_images or limits.max_num_images, limits.max_num_images)
+    if not 1 <= request.num_images <= max_images:
+        raise InvalidRequest(
+            f"num_images must be between 1 and {max_images} for {tool.name}, got {request.num_images}",
+            field="num_images",
+        )
+    for name in ("width", "height"):
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if value % 8:
+            raise InvalidRequest(f"{name} must be a multiple of 8, got {value}", field=name)
+        if not limits.min_side <= value <= limits.max_side:
+            raise InvalidRequest(
+                f"{name} must be between {limits.min_side} and {limits.max_side}, got {value}", field=name
+            )
+    if request.steps is not None and not 1 <= request.steps <= limits.max_steps:
+        raise InvalidRequest(
+            f"steps must be between 1 and {limits.max_steps}, got {request.steps}", field="steps"
+        )
+    if request.guidance is not None and not 0 <= request.guidance <= limits.max_guidance:
+        raise InvalidRequest(
+            f"guidance must be between 0 and {limits.max_guidance}, got {request.guidance}",
+            field="guidance",
+        )
+
+
+def check_prompt_tokens(tokenizer: object, item: ToolInput, *, tool: Tool, limits: Limits) -> None:
+    """Prompts longer than the text encoder's context would be cut silently: refuse them."""
+    for name, suffix in (("prompt", tool.prompt_suffix), ("negative_prompt", tool.negative_suffix)):
+        text = join_prompt(getattr(item.request, name), suffix)
+        if not text:
+            continue
+        count = len(tokenizer(text).input_ids)  # type: ignore[operator]
+        if count > limits.max_prompt_tokens:
+            added = f" (with the {tool.name} tool's own words)" if suffix else ""
+            raise InvalidRequest(
+                f"{name} is {count} tokens long{added}; the limit is {limits.max_prompt_tokens}",
+                field=name,
+            )
+
+
+def join_prompt(text: str, suffix: str) -> str:
+    """A prompt with a tool's own words after it."""
+    if not suffix:
+        return text
+    return f"{text}, {suffix}" if text else suffix
