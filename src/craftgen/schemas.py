@@ -69,6 +69,6 @@ class RunRecord(BaseModel):
     model: str
     seed: int
     outputs: list[OutputInfo]
-    metrics: dict[str, float | str | bool] = Field(default_factory=dict)
+    metrics: dict[str, int | float | str | bool] = Field(default_factory=dict)
     settings: dict[str, object] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)

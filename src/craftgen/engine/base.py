@@ -63,7 +63,7 @@ class ToolResult:
     model: str
     seed: int
     outputs: list[OutputFile]
-    metrics: dict[str, float | str | bool] = field(default_factory=dict)
+    metrics: dict[str, int | float | str | bool] = field(default_factory=dict)
     settings: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 

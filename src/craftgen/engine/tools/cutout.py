@@ -14,7 +14,7 @@ from craftgen.imaging.vectorize import vectorize_alpha
 @dataclass
 class CutoutOutputs:
     files: list[OutputFile]
-    metrics: dict[str, float | str | bool] = field(default_factory=dict)
+    metrics: dict[str, int | float | str | bool] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -47,7 +47,7 @@ def cutout_outputs(
         height=cut.image.height,
         seed=seed,
     )
-    metrics: dict[str, float | str | bool] = {
+    metrics: dict[str, int | float | str | bool] = {
         "background_plain": cut.is_plain,
         "background_color": "#{:02x}{:02x}{:02x}".format(*cut.background),
         "svg_paths": cut_file.paths,

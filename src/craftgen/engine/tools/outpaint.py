@@ -209,7 +209,7 @@ class OutpaintTool(Tool):
             )
             for index, c in enumerate(canvases)
         ]
-        metrics: dict[str, float | str | bool] = {
+        metrics: dict[str, int | float | str | bool] = {
             "inpaint_method": method,
             "denoised_pixels": sum(strip.area for strip in strips),
             "canvas_pixels": canvas.shape[0] * canvas.shape[1],

@@ -94,7 +94,7 @@ class PatternTool(Tool):
                 )
             )
         # The worst tile's scores, so one number tells whether every tile in the job wraps.
-        metrics: dict[str, float | str | bool] = dict(worst)
+        metrics: dict[str, int | float | str | bool] = dict(worst)
         return ToolResult(
             tool="pattern", model=ctx.model_name, seed=item.seed, outputs=outputs, metrics=metrics
         )

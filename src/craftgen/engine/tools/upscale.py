@@ -53,7 +53,6 @@ class UpscaleTool(Tool):
         }
 
     def validate(self, item: ToolInput, limits: Limits) -> None:
-        check_strength(item)
         assert item.image is not None
         scale = item.request.scale
         width, height = item.image.width * scale, item.image.height * scale
@@ -65,6 +64,9 @@ class UpscaleTool(Tool):
             )
         if min(width, height) < 8:
             raise InvalidRequest("the upscaled image must be at least 8 px on each side", field="image")
+        # strength 0 is a plain (wrap-aware) Lanczos upscale with no diffusion pass.
+        if item.request.strength != 0:
+            check_strength(item)
 
     def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
         return [self._upscale(ctx, item) for item in items]
@@ -82,8 +84,9 @@ class UpscaleTool(Tool):
         tile = min(ctx.options.upscale_tile, min(size) // 8 * 8)
         overlap = min(ctx.options.upscale_overlap, tile // 4)
         boxes = tile_boxes(width=size[0], height=size[1], tile=tile, overlap=overlap, wrap_x=wrap_x, wrap_y=wrap_y)
-        refined = self._refine(ctx, item, rgb, boxes=boxes, tile=tile, overlap=overlap)
-        image = Image.fromarray(np.clip(np.rint(refined), 0, 255).astype(np.uint8))
+        if request.strength:
+            rgb = self._refine(ctx, item, rgb, boxes=boxes, tile=tile, overlap=overlap)
+        image = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
         if alpha is not None:
             image.putalpha(alpha)
         output = png_output(
@@ -95,7 +98,10 @@ class UpscaleTool(Tool):
             seed=item.seed,
             extra={"seamless_x": wrap_x, "seamless_y": wrap_y},
         )
-        metrics: dict[str, float | str | bool] = {"tiles": len(boxes), "tile_size": tile}
+        metrics: dict[str, int | float | str | bool] = {
+            "tiles": len(boxes) if request.strength else 0,
+            "tile_size": tile,
+        }
         return ToolResult(tool="upscale", model=ctx.model_name, seed=item.seed, outputs=[output], metrics=metrics)
 
     def _refine(
