@@ -14,6 +14,8 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# pymatting compiles its numba kernels on first import (~40 s): pay that once, here.
+	$(BIN)/python -c "import pymatting"
 	touch $@
 
 install: $(VENV)/.installed

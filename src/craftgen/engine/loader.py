@@ -38,7 +38,7 @@ def load_base_pipeline(
             if not (path / "model_index.json").is_file():
                 raise ModelUnavailable(_not_found(spec.name, tried, f"{path} has no model_index.json"))
             pipe = StableDiffusionPipeline.from_pretrained(
-                path, torch_dtype=placement.dtype, local_files_only=True, safety_checker=None
+                path, dtype=placement.dtype, local_files_only=True, safety_checker=None
             )
         # 3. A single-file checkpoint.
         elif path.suffix in (".safetensors", ".ckpt"):
@@ -48,7 +48,7 @@ def load_base_pipeline(
             pipe = StableDiffusionPipeline.from_single_file(
                 str(path),
                 config=spec.config,
-                torch_dtype=placement.dtype,
+                dtype=placement.dtype,
                 local_files_only=not allow_downloads,
                 safety_checker=None,
             )
@@ -58,7 +58,7 @@ def load_base_pipeline(
             tried.append(f"Hub id {source} in {where}")
             pipe = StableDiffusionPipeline.from_pretrained(
                 source,
-                torch_dtype=placement.dtype,
+                dtype=placement.dtype,
                 local_files_only=not allow_downloads,
                 safety_checker=None,
             )
@@ -86,7 +86,7 @@ def load_inpaint_unet(
             unet = UNet2DConditionModel.from_pretrained(
                 source,
                 subfolder="unet",
-                torch_dtype=placement.dtype,
+                dtype=placement.dtype,
                 local_files_only=not allow_downloads,
             )
     except (OSError, ValueError, RuntimeError, EnvironmentError) as exc:

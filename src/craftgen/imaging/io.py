@@ -35,7 +35,11 @@ def open_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidRequest(
+            f"the image has far too many pixels; the limit is {max_pixels}", field=field
+        ) from None
+    except UnidentifiedImageError:
         raise InvalidRequest(
             f"the file is not a readable image (allowed: {', '.join(ALLOWED_FORMATS)})", field=field
         ) from None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from craftgen.engine.base import OutputFile, RunContext, Tool, ToolInput, ToolResult, png_output
+from craftgen.errors import InvalidRequest
 from craftgen.imaging.cutout import cut_out
 from craftgen.imaging.vectorize import vectorize_alpha
 
@@ -30,36 +31,46 @@ def cutout_outputs(
     """Transparent PNG + SVG for one image; `strict` refuses images without a plain background."""
     # 1. Alpha from the plain background, edge colours cleaned of it.
     cut = cut_out(image, strict=strict)
-    # 2. The cut file from the alpha.
-    cut_file = vectorize_alpha(
-        cut.alpha,
-        min_area=ctx.options.min_speck_area,
-        max_nodes=ctx.limits.max_svg_nodes,
-        dpi=ctx.options.dpi,
-    )
     png = png_output(cut.image, name=f"{prefix}.png", kind="image", item=item, ctx=ctx, seed=seed)
-    svg = OutputFile(
-        name=f"{prefix}.svg",
-        kind="svg",
-        media_type="image/svg+xml",
-        data=cut_file.svg.encode("utf-8"),
-        width=cut.image.width,
-        height=cut.image.height,
-        seed=seed,
+    out = CutoutOutputs(
+        files=[png],
+        metrics={
+            "background_plain": cut.is_plain,
+            "background_color": "#{:02x}{:02x}{:02x}".format(*cut.background),
+        },
     )
-    metrics: dict[str, int | float | str | bool] = {
-        "background_plain": cut.is_plain,
-        "background_color": "#{:02x}{:02x}{:02x}".format(*cut.background),
-        "svg_paths": cut_file.paths,
-        "svg_nodes": cut_file.nodes,
-    }
-    warnings = []
     if not cut.is_plain:
-        warnings.append(
+        out.warnings.append(
             f"{prefix}: the background was not plain (spread {cut.background_spread:.1f}); "
             "the cut-out may include background"
         )
-    return CutoutOutputs(files=[png, svg], metrics=metrics, warnings=warnings)
+    # 2. The cut file from the alpha. A generated image with nothing to cut keeps its PNG
+    #    and says why it has no SVG; an upload with nothing to cut is the caller's error.
+    try:
+        cut_file = vectorize_alpha(
+            cut.alpha,
+            min_area=ctx.options.min_speck_area,
+            max_nodes=ctx.limits.max_svg_nodes,
+            dpi=ctx.options.dpi,
+        )
+    except InvalidRequest as error:
+        if strict:
+            raise
+        out.warnings.append(f"{prefix}: no SVG cut file: {error.message}")
+        return out
+    out.files.append(
+        OutputFile(
+            name=f"{prefix}.svg",
+            kind="svg",
+            media_type="image/svg+xml",
+            data=cut_file.svg.encode("utf-8"),
+            width=cut.image.width,
+            height=cut.image.height,
+            seed=seed,
+        )
+    )
+    out.metrics.update(svg_paths=cut_file.paths, svg_nodes=cut_file.nodes)
+    return out
 
 
 class CutoutTool(Tool):

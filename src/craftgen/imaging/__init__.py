@@ -1,0 +1,1 @@
+"""Pure image functions (PIL/numpy/OpenCV), no model state."""
