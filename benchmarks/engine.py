@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ PROMPT = "watercolor floral pattern"
 SEED = 1234
 GUIDANCE = 7.5
 STRENGTH = 0.5  # upscale refinement strength, for craftgen and the stock img2img alike
-THREADS = 2
+THREADS = 1  # see footer: 2 OpenMP threads stall badly when a neighbour holds one of 2 cores
 RESULT_PREFIX = "BENCH-RESULT "  # marks the child's JSON line among library noise on stdout
 
 ROW_TEXT_SINGLE = "1a text x4: one batched engine call vs 4 single pipe() calls"
@@ -113,8 +114,8 @@ def make_engine(settings: Settings) -> Engine:
     return Engine(options=options, limits=Limits())
 
 
-def test_picture(size: int) -> Image.Image:
-    """A smooth, deterministic RGB picture (gradients and a blob), so edges and Lanczos mean something."""
+def sample_picture(size: int) -> Image.Image:
+    """A smooth, deterministic RGB picture (gradients, a blob): padding and Lanczos see content."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     blob = np.exp(-((xx - 0.6) ** 2 + (yy - 0.4) ** 2) / 0.08)
     rgb = np.stack([255 * xx, 255 * (0.3 + 0.7 * blob), 255 * (1 - yy) * 0.8], axis=-1)
@@ -147,8 +148,9 @@ def max_pixel_diff(a: Sequence[Image.Image], b: Sequence[Image.Image]) -> int:
     )
 
 
-def speedup(baseline: Timing, craftgen: Timing) -> str:
-    return f"{baseline.median / craftgen.median:.2f}x faster"
+def ratio(baseline: float, craftgen: float) -> str:
+    """Every ratio reads the same way: baseline / craftgen, so above 1 craftgen does better."""
+    return f"{baseline / craftgen:.2f}x"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,20 +195,22 @@ def bench_text(engine: Engine, settings: Settings) -> list[Row]:
         {"craftgen": craftgen, "single": stock_single, "batch": stock_batch}, repeats=settings.repeats
     )
     # 3. Rows; the pixel differences show the contenders made the same images.
+    diff_single = max_pixel_diff(last["craftgen"], last["single"])
+    diff_batch = max_pixel_diff(last["craftgen"], last["batch"])
     return [
         Row(
             ROW_TEXT_SINGLE,
             craftgen=times["craftgen"].describe(),
             baseline=f"{times['single'].describe()} (4 x pipe)",
-            ratio=speedup(times["single"], times["craftgen"]),
-            note=f"{size}px, {steps} steps, CFG {GUIDANCE}; max |px diff| {max_pixel_diff(last['craftgen'], last['single'])}",
+            ratio=ratio(times["single"].median, times["craftgen"].median),
+            note=f"{size}px, {steps} steps, CFG {GUIDANCE}; max |px diff| {diff_single}",
         ),
         Row(
             ROW_TEXT_BATCH,
             craftgen=times["craftgen"].describe(),
             baseline=f"{times['batch'].describe()} (1 x pipe)",
-            ratio=speedup(times["batch"], times["craftgen"]),
-            note=f"~1.00x = no engine overhead; max |px diff| {max_pixel_diff(last['craftgen'], last['batch'])}",
+            ratio=ratio(times["batch"].median, times["craftgen"].median),
+            note=f"~1.00x = no engine overhead; max |px diff| {diff_batch}",
         ),
     ]
 
@@ -220,7 +224,7 @@ def bench_outpaint(engine: Engine, settings: Settings) -> list[Row]:
     """craftgen's strip outpaint of a thin right band vs stock inpainting of the whole canvas."""
     # 1. The input, and the stock inputs: the canvas edge-padded, the mask = the new band.
     size, band, steps = settings.size, settings.band, settings.steps
-    picture = test_picture(size)
+    picture = sample_picture(size)
     pipe, method = engine.models.get("tiny").inpaint()
     canvas = Image.fromarray(np.pad(np.asarray(picture), ((0, 0), (0, band), (0, 0)), mode="edge"))
     mask_array = np.zeros((size, size + band), np.uint8)
@@ -251,7 +255,7 @@ def bench_outpaint(engine: Engine, settings: Settings) -> list[Row]:
             ROW_OUTPAINT,
             craftgen=f"{times['craftgen'].describe()}, {craftgen_px:,} px denoised",
             baseline=f"{times['stock'].describe()}, {stock_px:,} px denoised",
-            ratio=speedup(times["stock"], times["craftgen"]),
+            ratio=ratio(times["stock"].median, times["craftgen"].median),
             note=(
                 f"{size}x{size} +{band}px right, {steps} steps, {method}; "
                 f"pixel ratio {stock_px / craftgen_px:.2f}x"
@@ -265,17 +269,32 @@ def bench_outpaint(engine: Engine, settings: Settings) -> list[Row]:
 # ---------------------------------------------------------------------------------------------
 
 
-def current_rss_kib() -> int:
-    """This process's resident set right now, in KiB (Linux /proc)."""
+def proc_status_kib(field: str) -> int:
+    """A memory field of /proc/self/status (VmRSS, VmHWM), in KiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise RuntimeError("VmRSS not found in /proc/self/status")
+    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
-def peak_rss_kib() -> int:
-    """The process's resident high-water mark so far (ru_maxrss is KiB on Linux)."""
+def ru_maxrss_kib() -> int:
+    """getrusage's resident high-water mark (KiB on Linux); see reset_peak for its catch."""
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def reset_peak() -> bool:
+    """Reset this process's resident high-water mark to its current RSS; False where impossible.
+
+    ru_maxrss is max(the high-water mark of this process's memory, that of the memory it replaced
+    at exec): a child started by a big parent inherits the parent's RSS as its floor, and a
+    child's own import-time peak hides a smaller run. Writing 5 to clear_refs resets the first
+    (VmHWM, the same counter); the second cannot be reset, so the peak is read from VmHWM.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def release_freed_memory() -> None:
@@ -319,24 +338,28 @@ def child_upscale(*, method: str, input_size: int, settings: Settings) -> dict[s
             )
 
     # 2. Warm up on a tiny input (allocator, oneDNN), then take the baseline.
-    picture = test_picture(input_size)
-    upscale(test_picture(16))
+    picture = sample_picture(input_size)
+    upscale(sample_picture(16))
     release_freed_memory()
-    baseline = current_rss_kib()
-    peak_before = peak_rss_kib()
+    baseline = proc_status_kib("VmRSS")
+    was_reset = reset_peak()
+    maxrss_before = ru_maxrss_kib()
     largest.update(area=0, shape=None)
-    # 3. The measured run.
+    # 3. The measured run; its peak is VmHWM, or ru_maxrss where the mark could not be reset.
     start = time.perf_counter()
     upscale(picture)
     seconds = time.perf_counter() - start
-    peak_after = peak_rss_kib()
+    maxrss_after = ru_maxrss_kib()
+    peak = proc_status_kib("VmHWM") if was_reset else maxrss_after
     return {
         "method": method,
         "input_size": input_size,
         "baseline_kib": baseline,
-        "peak_kib": peak_after,
-        "delta_kib": peak_after - baseline,
-        "peak_moved": peak_after > peak_before,  # False: an earlier peak hides this run's
+        "peak_kib": peak,
+        "delta_kib": peak - baseline,
+        "peak_source": "VmHWM after reset" if was_reset else "ru_maxrss",
+        "ru_maxrss_kib": maxrss_after,
+        "ru_maxrss_moved": maxrss_after > maxrss_before,  # False: an earlier peak hides this run's
         "largest_latent": largest["shape"],
         "seconds": seconds,
     }
@@ -367,33 +390,42 @@ def latent(shape: list[int] | None) -> str:
     return "none" if shape is None else f"{shape[-2]}x{shape[-1]} (batch {shape[0]})"
 
 
+def latent_area(shape: list[int] | None) -> int:
+    return 0 if shape is None else shape[-2] * shape[-1]
+
+
 def bench_upscale(settings: Settings) -> list[Row]:
     """Peak-RSS deltas of craftgen's tiled upscale and stock whole-image img2img at two sizes."""
-    # 1. Four fresh processes: each high-water mark belongs to one configuration only.
+    # 1. Four fresh processes, two at a time (one per core; each one's memory is its own).
     s1, s2 = settings.upscale_sizes
-    runs = {
-        (method, size): run_child(method=method, input_size=size, settings=settings)
-        for method in ("craftgen", "stock")
-        for size in (s1, s2)
-    }
+    configs = [(method, size) for method in ("craftgen", "stock") for size in (s1, s2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {
+            config: pool.submit(run_child, method=config[0], input_size=config[1], settings=settings)
+            for config in configs
+        }
+        runs = {config: future.result() for config, future in futures.items()}
 
     def delta(method: str, size: int) -> int:
         return max(int(runs[(method, size)]["delta_kib"]), 1)
 
     def flag(method: str, size: int) -> str:
-        return "" if runs[(method, size)]["peak_moved"] else " (!peak not moved)"
+        run = runs[(method, size)]
+        hidden = run["peak_source"] == "ru_maxrss" and not run["ru_maxrss_moved"]
+        return " (!earlier peak hides it)" if hidden else ""
 
-    # 2. One row per size, then growth and the UNet's largest input.
+    # 2. One row per size.
     rows = [
         Row(
             name.format(size=size),
             craftgen=f"{mib(delta('craftgen', size))}{flag('craftgen', size)}",
             baseline=f"{mib(delta('stock', size))}{flag('stock', size)} (img2img whole)",
-            ratio=f"{delta('stock', size) / delta('craftgen', size):.2f}x less",
+            ratio=ratio(delta("stock", size), delta("craftgen", size)),
             note=f"{size}px -> {2 * size}px, tile {settings.tile}/{settings.overlap}, strength {STRENGTH}",
         )
         for name, size in ((ROW_UPSCALE_S1, s1), (ROW_UPSCALE_S2, s2))
     ]
+    # 3. Growth from S1 to S2, and the largest latent the UNet saw.
     growth_craftgen = delta("craftgen", s2) / delta("craftgen", s1)
     growth_stock = delta("stock", s2) / delta("stock", s1)
     rows.append(
@@ -401,17 +433,20 @@ def bench_upscale(settings: Settings) -> list[Row]:
             ROW_UPSCALE_GROWTH.format(s1=s1, s2=s2),
             craftgen=f"{growth_craftgen:.2f}x",
             baseline=f"{growth_stock:.2f}x (img2img whole)",
-            ratio=f"{growth_stock / growth_craftgen:.2f}x flatter",
+            ratio=ratio(growth_stock, growth_craftgen),
             note=f"output pixels grow {(s2 / s1) ** 2:.1f}x",
         )
     )
+    craftgen_areas = [latent_area(runs[("craftgen", size)]["largest_latent"]) for size in (s1, s2)]
+    stock_area = latent_area(runs[("stock", s2)]["largest_latent"])
     rows.append(
         Row(
             ROW_UPSCALE_LATENT,
             craftgen=" / ".join(latent(runs[("craftgen", size)]["largest_latent"]) for size in (s1, s2)),
             baseline=" / ".join(latent(runs[("stock", size)]["largest_latent"]) for size in (s1, s2)),
-            ratio="fixed" if runs[("craftgen", s1)]["largest_latent"] == runs[("craftgen", s2)]["largest_latent"] else "grows",
-            note=f"at {s1}px / {s2}px input (h x w of the latent)",
+            ratio=ratio(stock_area, max(craftgen_areas[1], 1)),
+            note=f"latent h x w at {s1}px / {s2}px input (ratio: area at {s2}px); craftgen's "
+            + ("stays fixed" if craftgen_areas[0] == craftgen_areas[1] else "GROWS"),
         )
     )
     return rows
@@ -439,17 +474,17 @@ def header(settings: Settings) -> str:
             f"craftgen engine benchmark ({mode}): tiny model, CPU, fp32",
             f"cpu: {cpu_model()} ({platform.machine()}), torch threads pinned to {torch.get_num_threads()}",
             f"python {platform.python_version()}, torch {torch.__version__}, diffusers {diffusers.__version__}",
-            f"size {settings.size}px, steps {settings.steps}, repeats {settings.repeats} (median, after 1 warm-up), "
-            f"guidance {GUIDANCE}, seed {SEED}",
+            f"size {settings.size}px, steps {settings.steps}, guidance {GUIDANCE}, seed {SEED}, "
+            f"times = median of {settings.repeats} repeat(s) after 1 warm-up",
         ]
     )
 
 
 def table(rows: Sequence[Row]) -> str:
-    columns = ("row", "craftgen", "baseline", "ratio", "setup / check")
+    columns = ("row", "craftgen", "baseline", "baseline/craftgen", "setup / check")
     cells = [columns] + [(r.name, r.craftgen, r.baseline, r.ratio, r.note) for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -458,19 +493,24 @@ def footer(settings: Settings) -> str:
     return "\n".join(
         [
             "How to read this:",
-            f"- Machine: {cpu_model()}, {torch.get_num_threads()} torch threads. The 'tiny' model has the SD",
-            "  architecture at toy size with random weights: absolute times are not SD times; compare ratios.",
-            "- Times: median [min-max] of the timed repeats; contenders run interleaved after one warm-up",
-            "  each (time.perf_counter). 'faster' = baseline median / craftgen median.",
-            "- 1a/1b use the engine's own pipeline object for the stock calls, same seeds, size, steps and",
-            "  guidance; 'max |px diff|' 0 means the very same images were made.",
-            "- 2: craftgen denoises only a strip (new band + outpaint_context); stock inpaints the whole",
-            "  edge-padded canvas with the new band masked, strength 1.0.",
-            "- 3: each configuration runs in a fresh subprocess: build the model, warm up on a 16px input,",
-            "  gc + malloc_trim, baseline = VmRSS; peak = ru_maxrss after the run (a whole-process",
-            "  high-water mark, hence one process per value); reported = peak - baseline. Torch's CPU",
-            "  allocator and glibc reuse freed memory, so this is the extra memory the run took from the OS,",
-            "  not the sum of its tensors. '!peak not moved' means an earlier peak hid the run's.",
+            f"- Machine: {cpu_model()}, {settings.threads} torch thread(s). The 'tiny' model is the SD",
+            "  architecture at toy size with random weights: absolute times are not SD times.",
+            "  The ratios are what this measures; every one is baseline / craftgen, so above 1",
+            "  craftgen does better (faster, less memory, flatter growth, smaller latent).",
+            "- Times: median [min-max] of the timed repeats (time.perf_counter); contenders run",
+            "  interleaved, each after one warm-up. Threads default to 1: on a shared 2-core machine two",
+            "  OpenMP threads stall (up to 100x) whenever another process holds a core; pass",
+            "  --threads 2 on a quiet machine.",
+            "- 1a/1b call the engine's own pipeline object as stock diffusers: same seeds, size, steps,",
+            "  guidance. 'max |px diff|' 0 = the very same images (1-2 = float rounding of batched math).",
+            "- 2: craftgen denoises only a strip (new band + outpaint_context); stock inpaints the",
+            "  whole edge-padded canvas with the new band masked, strength 1.0.",
+            "- 3: each value comes from a fresh subprocess: build the model, warm up on a 16px input,",
+            "  gc + malloc_trim, baseline = VmRSS, reset the high-water mark (clear_refs), run,",
+            "  peak = VmHWM; shown = peak - baseline. VmHWM is the counter ru_maxrss reports, but",
+            "  resettable: ru_maxrss alone would also keep the import-time peak and, across exec, the",
+            "  PARENT's RSS. Torch's CPU allocator and glibc reuse freed memory, so this is the extra",
+            "  memory the run took from the OS, not the sum of its tensors.",
         ]
     )
 
@@ -481,36 +521,44 @@ def footer(settings: Settings) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="smallest settings, one repeat (CI)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per contender (default 5)")
-    parser.add_argument("--size", type=int, default=None, help="text and outpaint input side (default 512)")
-    parser.add_argument("--steps", type=int, default=None, help="inference steps (default 4, >= 2)")
+    parser.add_argument("--repeats", type=int, help="timed repeats per contender (default 5)")
+    parser.add_argument("--size", type=int, help="text side and outpaint input side (default 512)")
+    parser.add_argument("--steps", type=int, help="inference steps (default 4, at least 2)")
     parser.add_argument("--threads", type=int, default=THREADS, help=f"torch threads (default {THREADS})")
-    parser.add_argument("--tile", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--overlap", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--child", choices=("craftgen", "stock"), default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--input-size", type=int, default=None, help=argparse.SUPPRESS)
+    # The upscale children's own arguments.
+    parser.add_argument("--tile", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--overlap", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("craftgen", "stock"), help=argparse.SUPPRESS)
+    parser.add_argument("--input-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    smoke = bool(args.smoke)
+
+    def pick(value: int | None, *, smoke: int, full: int) -> int:
+        return value if value is not None else (smoke if args.smoke else full)
+
     settings = Settings(
-        size=args.size or (64 if smoke else 512),
-        steps=args.steps or (2 if smoke else 4),
-        repeats=args.repeats or (1 if smoke else 5),
+        size=pick(args.size, smoke=64, full=512),
+        steps=pick(args.steps, smoke=2, full=4),
+        repeats=pick(args.repeats, smoke=1, full=5),
         threads=args.threads,
-        band=16 if smoke else 64,
-        upscale_sizes=(32, 64) if smoke else (128, 256),
-        tile=args.tile or (64 if smoke else 128),
-        overlap=args.overlap if args.overlap is not None else (16 if smoke else 32),
-        smoke=smoke,
+        band=pick(None, smoke=16, full=64),
+        upscale_sizes=(32, 64) if args.smoke else (128, 256),
+        tile=pick(args.tile, smoke=64, full=128),
+        overlap=pick(args.overlap, smoke=16, full=32),
+        smoke=bool(args.smoke),
     )
-    # Refuse settings the engine would refuse, naming the value.
+    # Refuse what the engine would refuse, naming the value.
     if settings.size % 8 or settings.size < 64:
         parser.error(f"--size must be a multiple of 8 and at least 64, got {settings.size}")
     if settings.steps < 2:
-        parser.error(f"--steps must be at least 2 (upscale strength {STRENGTH} needs a step), got {settings.steps}")
-    if settings.repeats < 1 or settings.threads < 1:
-        parser.error(f"--repeats and --threads must be at least 1, got {settings.repeats} and {settings.threads}")
+        parser.error(f"--steps must be at least 2 (upscale strength {STRENGTH}), got {settings.steps}")
+    if settings.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {settings.repeats}")
+    if settings.threads < 1:
+        parser.error(f"--threads must be at least 1, got {settings.threads}")
+    if args.child is not None and args.input_size is None:
+        parser.error("--child needs --input-size")
     return args, settings
 
 
@@ -518,8 +566,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, settings = parse_args(argv)
     torch.set_num_threads(settings.threads)
     if args.child is not None:
-        if args.input_size is None:
-            raise SystemExit("--child needs --input-size")
         result = child_upscale(method=args.child, input_size=args.input_size, settings=settings)
         print(RESULT_PREFIX + json.dumps(result), flush=True)
         return 0

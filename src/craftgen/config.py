@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
+from craftgen.jobs.worker import WorkerOptions
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRAFTGEN_", extra="ignore")
 
     data_dir: Path = Path("data")
+    database_url: str = ""  # default: sqlite:///<data_dir>/craftgen.db
+    queue_url: str = ""  # default: the database (SQLite lease table)
+    storage_url: str = ""  # default: file://<data_dir>/files
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Jobs and workers.
+    batch_size: int = Field(default=4, ge=1)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    poll_interval: float = Field(default=0.5, gt=0)
+    progress_interval: float = Field(default=0.5, ge=0)
+    retry_delay: float = Field(default=2.0, ge=0)
+    free_active_jobs: int = Field(default=1, ge=1)
+    sse_interval: float = Field(default=0.25, gt=0)  # how often an event stream looks for changes
     model: str = "tiny"
     model_registry: Path | None = None  # a YAML file naming models, inpaint variants and LoRAs
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -53,6 +69,22 @@ class Settings(BaseSettings):
     upscale_tile: int = 512
     upscale_overlap: int = 64
     upscale_strength: float = 0.25
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'craftgen.db').resolve()}"
+
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'files').resolve()}"
+
+    def worker_options(self) -> WorkerOptions:
+        return WorkerOptions(
+            batch_size=self.batch_size,
+            lease_seconds=self.lease_seconds,
+            max_attempts=self.max_attempts,
+            poll_interval=self.poll_interval,
+            progress_interval=self.progress_interval,
+            retry_delay=self.retry_delay,
+        )
 
     def limits(self) -> Limits:
         return Limits(

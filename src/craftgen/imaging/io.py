@@ -57,6 +57,7 @@ def open_image(
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     converted = image.convert("RGBA" if has_alpha else "RGB")
     converted.info["craftgen_params"] = read_parameters(image)
+    converted.info["craftgen_format"] = image.format
     return converted
 
 

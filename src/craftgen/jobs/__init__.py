@@ -1,0 +1,1 @@
+"""Jobs: states, the queue interface and its backends, the service the API calls, the worker loop."""

@@ -1,0 +1,185 @@
+"""Submitting, reading and canceling jobs: the plain functions behind the API's job routes.
+
+A submission is validated completely (the engine's own checks, the upload decoded) before a
+row is written, so a refused request leaves nothing behind. The row is the job's truth; the
+queue entry only says a worker should run it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from craftgen.db.session import transaction
+from craftgen.db.tables import ImageRow, Job, User, new_id
+from craftgen.engine.engine import Engine
+from craftgen.errors import CraftgenError, InvalidRequest, NotFound, QuotaExceeded
+from craftgen.jobs import states
+from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, JobQueue
+from craftgen.jobs.views import JobView, job_view
+from craftgen.schemas import GenerateRequest
+from craftgen.storage.store import BlobStore
+from craftgen.uploads import load_upload
+
+
+class Conflict(CraftgenError):
+    """The job is not in a state that allows this (e.g. canceling a finished job)."""
+
+    code = "conflict"
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    free_active_jobs: int = 1  # a free user's jobs queued or running at once
+    max_request_models: tuple[str, ...] = ()  # models the API may name; empty: the registry's
+
+
+def batch_key_text(key: tuple[object, ...] | None, *, job_id: str) -> str:
+    """A short, stable text for a tool's batch key; a job that cannot share runs alone."""
+    if key is None:
+        return f"solo:{job_id}"
+    return hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:32]
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        queue: JobQueue,
+        store: BlobStore,
+        engine: Engine,
+        policy: JobPolicy,
+    ) -> None:
+        self.sessions = sessions
+        self.queue = queue
+        self.store = store
+        self.engine = engine
+        self.policy = policy
+
+    # Submitting -----------------------------------------------------------------------------
+
+    def submit(self, user: User, request: GenerateRequest, *, idempotency_key: str | None = None) -> JobView:
+        # 1. A retried submission returns the job the first one made.
+        if idempotency_key:
+            existing = self._by_idempotency_key(user.id, idempotency_key)
+            if existing is not None:
+                return existing
+        # 2. Validate fully: model name, upload, the tool's own checks.
+        self._check_model(request.model)
+        image = None
+        if request.image is not None:
+            image = load_upload(
+                self.sessions, self.store, user_id=user.id, upload_id=request.image, limits=self.engine.limits
+            )
+        item = self.engine.prepare(request, image)
+        job_id = new_id()
+        key = batch_key_text(self.engine.batch_key(item), job_id=job_id)
+        priority = PRIORITY_PRO if user.plan == "pro" else PRIORITY_FREE
+        # 3. Quota check and insert in one write transaction.
+        try:
+            with transaction(self.sessions) as session:
+                if user.plan == "free":
+                    active = session.scalar(
+                        select(func.count()).select_from(Job).where(
+                            Job.user_id == user.id, Job.status.in_(states.ACTIVE)
+                        )
+                    )
+                    if (active or 0) >= self.policy.free_active_jobs:
+                        raise QuotaExceeded(
+                            "the free plan runs one job at a time: wait for your current job to "
+                            "finish (or cancel it), or upgrade to pro"
+                        )
+                session.add(
+                    Job(
+                        id=job_id,
+                        user_id=user.id,
+                        tool=request.tool,
+                        request=item.request.model_dump(mode="json"),
+                        batch_key=key,
+                        priority=priority,
+                        idempotency_key=idempotency_key,
+                    )
+                )
+        except IntegrityError:
+            # Two retries raced on the same idempotency key: the other one won.
+            if idempotency_key:
+                existing = self._by_idempotency_key(user.id, idempotency_key)
+                if existing is not None:
+                    return existing
+            raise
+        # 4. Hand it to the workers; if the queue is down the job must not sit queued forever.
+        try:
+            self.queue.enqueue(job_id, priority=priority, batch_key=key)
+        except Exception as exc:
+            self._finish(job_id, status=states.FAILED, code="queue_unavailable", message=str(exc))
+            raise
+        return self.get(user.id, job_id)
+
+    def _check_model(self, model: str | None) -> None:
+        # API users may only name registry models: a path would let them load any server file.
+        if model is None:
+            return
+        allowed = self.policy.max_request_models or tuple(self.engine.registry.names())
+        if model not in allowed:
+            raise InvalidRequest(f"unknown model {model!r}; choose one of {', '.join(allowed)}", field="model")
+
+    def _by_idempotency_key(self, user_id: str, key: str) -> JobView | None:
+        with self.sessions() as session:
+            job_id = session.scalar(select(Job.id).where(Job.user_id == user_id, Job.idempotency_key == key))
+        return self.get(user_id, job_id) if job_id else None
+
+    # Reading --------------------------------------------------------------------------------
+
+    def get(self, user_id: str, job_id: str) -> JobView:
+        with self.sessions() as session:
+            job = session.scalar(select(Job).where(Job.id == job_id, Job.user_id == user_id))
+            if job is None:
+                raise NotFound(f"job {job_id!r} not found")
+            return self._view(session, job)
+
+    def list(self, user_id: str, *, limit: int = 50) -> list[JobView]:
+        with self.sessions() as session:
+            jobs = session.scalars(
+                select(Job).where(Job.user_id == user_id).order_by(Job.seq.desc()).limit(limit)
+            ).all()
+            return [self._view(session, job) for job in jobs]
+
+    def _view(self, session: Session, job: Job) -> JobView:
+        images = list(session.scalars(select(ImageRow).where(ImageRow.job_id == job.id)).all())
+        position = None
+        if job.status == states.QUEUED:
+            position = session.scalar(
+                select(func.count()).select_from(Job).where(
+                    Job.status == states.QUEUED,
+                    or_(Job.priority > job.priority, and_(Job.priority == job.priority, Job.seq < job.seq)),
+                )
+            )
+        return job_view(job, images, queue_position=position)
+
+    # Canceling ------------------------------------------------------------------------------
+
+    def cancel(self, user_id: str, job_id: str) -> JobView:
+        """A queued job never runs; a running one stops at its worker's next progress report."""
+        with transaction(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.id == job_id, Job.user_id == user_id))
+            if job is None:
+                raise NotFound(f"job {job_id!r} not found")
+            if job.status in states.TERMINAL:
+                raise Conflict(f"job {job_id!r} is already {job.status}")
+            job.status = states.CANCELED
+            job.finished_at = time.time()
+        self.queue.remove(job_id)
+        return self.get(user_id, job_id)
+
+    def _finish(self, job_id: str, *, status: str, code: str, message: str) -> None:
+        with transaction(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.id == job_id))
+            if job is not None and job.status in states.ACTIVE:
+                job.status, job.error_code, job.error_message = status, code, message
+                job.finished_at = time.time()

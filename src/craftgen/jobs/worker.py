@@ -1,0 +1,302 @@
+"""The worker loop: claim a batch, run it as one engine call, store outputs, finish exactly once.
+
+Delivery is at-least-once under a lease that a heartbeat thread renews. Completion is
+idempotent: outputs are stored under the job id and attempt, and the final state is a
+conditional write (`status = running AND attempts = this attempt`), so a redelivered job
+never yields two results. SIGTERM stops claiming; the batch in hand finishes (a second
+signal hands it back to the queue instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from craftgen.db.session import transaction
+from craftgen.db.tables import ImageRow, Job
+from craftgen.engine.base import ToolInput, ToolResult
+from craftgen.engine.engine import Engine
+from craftgen.errors import Canceled, InvalidRequest, ModelUnavailable, NotFound
+from craftgen.jobs import states
+from craftgen.jobs.queue import Delivery, JobQueue
+from craftgen.schemas import GenerateRequest
+from craftgen.storage.store import BlobStore
+from craftgen.uploads import load_upload
+
+log = logging.getLogger("craftgen.worker")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    batch_size: int = 4  # jobs per diffusion call, at most
+    lease_seconds: float = 60.0  # renewed every third of it while the batch runs
+    max_attempts: int = 3  # deliveries before a job is given up as failed
+    poll_interval: float = 0.5  # idle wait between claims
+    progress_interval: float = 0.5  # at most one progress write per this many seconds
+    retry_delay: float = 2.0  # before a failed attempt is visible again
+
+
+class Interrupted(Exception):
+    """The worker was told to stop now: hand the batch back."""
+
+
+@dataclass
+class _Running:
+    """One claimed job while its batch runs."""
+
+    delivery: Delivery
+    job_id: str
+    user_id: str
+    attempt: int
+    item: ToolInput | None = None
+    canceled: bool = False
+
+
+@dataclass
+class Worker:
+    name: str
+    sessions: sessionmaker[Session]
+    queue: JobQueue
+    store: BlobStore
+    engine: Engine
+    options: WorkerOptions = field(default_factory=WorkerOptions)
+    stop: threading.Event = field(default_factory=threading.Event)  # finish the batch, then exit
+    abort: threading.Event = field(default_factory=threading.Event)  # hand the batch back now
+
+    def run_forever(self) -> None:
+        log.info("worker %s started", self.name)
+        while not self.stop.is_set():
+            if not self.run_once():
+                self.stop.wait(self.options.poll_interval)
+        log.info("worker %s stopped", self.name)
+
+    def run_once(self) -> int:
+        """Claim and run one batch; returns how many jobs were claimed."""
+        deliveries = self.queue.claim(
+            worker=self.name, max_items=self.options.batch_size, lease_seconds=self.options.lease_seconds
+        )
+        if not deliveries:
+            return 0
+        done = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(deliveries, done), daemon=True)
+        heartbeat.start()
+        try:
+            self._run_batch(deliveries)
+        finally:
+            done.set()
+            heartbeat.join()
+        return len(deliveries)
+
+    def _heartbeat(self, deliveries: Sequence[Delivery], done: threading.Event) -> None:
+        while not done.wait(self.options.lease_seconds / 3):
+            try:
+                self.queue.renew(deliveries, lease_seconds=self.options.lease_seconds)
+            except Exception:  # a missed beat is retried; the lease has slack for two
+                log.exception("lease renewal failed")
+
+    # One batch ------------------------------------------------------------------------------
+
+    def _run_batch(self, deliveries: Sequence[Delivery]) -> None:
+        # 1. Start every job that should still run; settle the rest.
+        running = [job for job in (self._start(d) for d in deliveries) if job is not None]
+        # 2. Inputs; a job whose inputs are gone fails alone.
+        ready = [job for job in running if self._prepare(job)]
+        if not ready:
+            return
+        # 3. One engine call for the batch; on an unexpected error, retry each job alone so one
+        #    bad job cannot sink the others (or block the queue).
+        try:
+            results = self._execute(ready)
+        except Interrupted:
+            for job in ready:
+                self._hand_back(job)
+            return
+        except (InvalidRequest, ModelUnavailable) as error:
+            for job in ready:
+                self._fail(job, code=error.code, message=error.message)
+            return
+        except Canceled:
+            for job in ready:
+                self.queue.ack(job.delivery)
+            return
+        except Exception as error:  # noqa: BLE001 - any failure of user-driven work is contained
+            if len(ready) > 1:
+                for job in ready:
+                    self._run_alone(job)
+            else:
+                self._retry_or_fail(ready[0], error)
+            return
+        # 4. Store and finish each job exactly once.
+        for job, result in zip(ready, results, strict=True):
+            self._complete(job, result, batch_size=len(ready))
+
+    def _run_alone(self, job: _Running) -> None:
+        try:
+            (result,) = self._execute([job])
+        except Interrupted:
+            self._hand_back(job)
+        except (InvalidRequest, ModelUnavailable) as error:
+            self._fail(job, code=error.code, message=error.message)
+        except Canceled:
+            self.queue.ack(job.delivery)
+        except Exception as error:  # noqa: BLE001
+            self._retry_or_fail(job, error)
+        else:
+            self._complete(job, result, batch_size=1)
+
+    def _start(self, delivery: Delivery) -> _Running | None:
+        with transaction(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.id == delivery.job_id))
+            if job is None or job.status not in states.ACTIVE:
+                settle = True
+            elif delivery.deliveries > self.options.max_attempts:
+                # Its earlier runs all died (e.g. killed the worker): give up, don't loop forever.
+                job.status = states.FAILED
+                job.error_code = job.error_code or "gave_up"
+                job.error_message = (
+                    f"gave up after {self.options.max_attempts} attempts"
+                    + (f": {job.error_message}" if job.error_message else "")
+                )
+                job.finished_at = time.time()
+                settle = True
+            else:
+                job.status = states.RUNNING
+                job.attempts += 1
+                job.progress = 0.0
+                job.started_at = job.started_at or time.time()
+                return _Running(delivery=delivery, job_id=job.id, user_id=job.user_id, attempt=job.attempts)
+        if settle:
+            self.queue.ack(delivery)
+        return None
+
+    def _prepare(self, job: _Running) -> bool:
+        with self.sessions() as session:
+            row = session.scalar(select(Job).where(Job.id == job.job_id))
+            assert row is not None
+            request = GenerateRequest.model_validate(row.request)
+        try:
+            image = None
+            if request.image is not None:
+                image = load_upload(
+                    self.sessions, self.store, user_id=job.user_id, upload_id=request.image, limits=self.engine.limits
+                )
+            job.item = self.engine.prepare(request, image)
+        except (InvalidRequest, NotFound) as error:
+            self._fail(job, code=error.code, message=error.message)
+            return False
+        return True
+
+    def _execute(self, jobs: list[_Running]) -> list[ToolResult]:
+        last_write = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last_write
+            if self.abort.is_set():
+                raise Interrupted()
+            now = time.monotonic()
+            if now - last_write < self.options.progress_interval and done < total:
+                return
+            last_write = now
+            self._report(jobs, fraction=done / max(total, 1))
+            if all(job.canceled for job in jobs):
+                raise Canceled("every job in the batch was canceled")
+
+        return self.engine.run_batch([job.item for job in jobs if job.item is not None], progress=progress)
+
+    def _report(self, jobs: list[_Running], *, fraction: float) -> None:
+        """Write progress (held below 1 until outputs are stored) and notice cancellations."""
+        with transaction(self.sessions) as session:
+            for job in jobs:
+                status = session.scalar(select(Job.status).where(Job.id == job.job_id))
+                if status != states.RUNNING:
+                    job.canceled = True
+                    continue
+                session.execute(
+                    update(Job)
+                    .where(Job.id == job.job_id, Job.attempts == job.attempt)
+                    .values(progress=min(fraction, 0.99))
+                )
+
+    # Endings --------------------------------------------------------------------------------
+
+    def _complete(self, job: _Running, result: ToolResult, *, batch_size: int) -> None:
+        # 1. Outputs first, under this attempt's own keys.
+        prefix = f"jobs/{job.job_id}/{job.attempt}/"
+        for output in result.outputs:
+            self.store.put(prefix + output.name, output.data, media_type=output.media_type)
+        # 2. The final state, only if this attempt still owns the job.
+        with transaction(self.sessions) as session:
+            won = session.execute(
+                update(Job)
+                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
+                .values(
+                    status=states.SUCCEEDED,
+                    progress=1.0,
+                    finished_at=time.time(),
+                    batch_size=batch_size,
+                    error_code=None,
+                    error_message=None,
+                    result={"metrics": result.metrics, "warnings": result.warnings, "seed": result.seed},
+                )
+            ).rowcount
+            if won:
+                for position, output in enumerate(result.outputs):
+                    session.add(
+                        ImageRow(
+                            job_id=job.job_id,
+                            user_id=job.user_id,
+                            position=position,
+                            name=output.name,
+                            output_group=output.name.rsplit(".", 1)[0].removesuffix("-preview"),
+                            kind=output.kind,
+                            media_type=output.media_type,
+                            storage_key=prefix + output.name,
+                            width=output.width,
+                            height=output.height,
+                            seed=output.seed,
+                        )
+                    )
+        # 3. Leftovers: a losing attempt removes its files; a winner removes any earlier attempt's.
+        for key in self.store.list(f"jobs/{job.job_id}/"):
+            if key.startswith(prefix) != bool(won):
+                self.store.delete(key)
+        self.queue.ack(job.delivery)
+
+    def _fail(self, job: _Running, *, code: str, message: str) -> None:
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
+                .values(status=states.FAILED, error_code=code, error_message=message, finished_at=time.time())
+            )
+        self.queue.ack(job.delivery)
+
+    def _retry_or_fail(self, job: _Running, error: Exception) -> None:
+        message = f"{type(error).__name__}: {error}"
+        log.warning("job %s attempt %d failed: %s", job.job_id, job.attempt, message)
+        if job.attempt >= self.options.max_attempts:
+            self._fail(job, code="failed", message=f"gave up after {job.attempt} attempts: {message}")
+            return
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
+                .values(status=states.QUEUED, error_code=None, error_message=message, progress=0.0)
+            )
+        self.queue.release(job.delivery, delay=self.options.retry_delay)
+
+    def _hand_back(self, job: _Running) -> None:
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
+                .values(status=states.QUEUED, progress=0.0)
+            )
+        self.queue.release(job.delivery)
+

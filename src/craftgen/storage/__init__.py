@@ -1,0 +1,1 @@
+"""Blob storage for uploads and outputs: an interface and one file per backend."""
