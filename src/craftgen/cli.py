@@ -125,6 +125,92 @@ def _generate(
     click.echo(str(out_dir / "result.json"))
 
 
+def _announce_model(settings: Settings) -> None:
+    from craftgen.engine.tiny import TINY_NOTICE
+
+    click.echo(f"craftgen: serving model {settings.model!r}", err=True)
+    if settings.model == "tiny":
+        click.echo(f"craftgen: note: {TINY_NOTICE}", err=True)
+
+
+def _serve_http(settings: Settings, *, host: str, port: int) -> None:
+    import uvicorn
+
+    from craftgen.api.app import create_app
+    from craftgen.runtime import build_runtime
+
+    app = create_app(build_runtime(settings))
+    click.echo(f"craftgen: API on http://{host}:{port} (docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option("--host", default=None, help="default: CRAFTGEN_HOST or 127.0.0.1")
+@click.option("--port", type=int, default=None, help="default: CRAFTGEN_PORT or 8000")
+@click.option("--workers", type=int, default=1, show_default=True, help="worker processes to start")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """The whole service on this machine: the API plus worker processes, SQLite, local files."""
+    from craftgen.db.migrate import migrate
+    from craftgen.db.session import make_engine
+    from craftgen.jobs.processes import start_workers, stop_workers
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(make_engine(settings.resolved_database_url()))  # once, before the workers start
+    _announce_model(settings)
+    children = start_workers(workers)
+    try:
+        _serve_http(settings, host=host or settings.host, port=port or settings.port)
+    finally:
+        stop_workers(children)
+
+
+@main.command()
+@click.option("--host", default=None, help="default: CRAFTGEN_HOST or 127.0.0.1")
+@click.option("--port", type=int, default=None, help="default: CRAFTGEN_PORT or 8000")
+def api(host: str | None, port: int | None) -> None:
+    """The HTTP API alone (stateless; run as many as you like)."""
+    settings = Settings()
+    _announce_model(settings)
+    _serve_http(settings, host=host or settings.host, port=port or settings.port)
+
+
+@main.command()
+@click.option("--name", default=None, help="worker name in leases (default: host-pid)")
+def worker(name: str | None) -> None:
+    """One worker: claims batches of jobs and runs them (one per GPU)."""
+    from craftgen.jobs.processes import run_worker_process
+
+    settings = Settings()
+    _announce_model(settings)
+    run_worker_process(settings, name=name)
+
+
+@main.group()
+def users() -> None:
+    """Manage users (admin)."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--plan", type=click.Choice(["free", "pro"]), default="free", show_default=True)
+def users_create(name: str, plan: str) -> None:
+    """Create a user and print their API key (shown only once)."""
+    from craftgen.accounts import create_user
+    from craftgen.db.migrate import migrate
+    from craftgen.db.session import make_engine, make_sessions
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.resolved_database_url())
+    migrate(db)
+    try:
+        _, key = create_user(make_sessions(db), name=name, plan=plan)
+    except CraftgenError as error:
+        _fail(error)
+    click.echo(key)
+
+
 @main.command("tools")
 def list_tools() -> None:
     """List the tools."""

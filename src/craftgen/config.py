@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
-from craftgen.jobs.worker import WorkerOptions
+from craftgen.jobs.options import WorkerOptions
 
 
 class Settings(BaseSettings):

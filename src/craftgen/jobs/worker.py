@@ -24,22 +24,13 @@ from craftgen.engine.base import ToolInput, ToolResult
 from craftgen.engine.engine import Engine
 from craftgen.errors import Canceled, InvalidRequest, ModelUnavailable, NotFound
 from craftgen.jobs import states
+from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.queue import Delivery, JobQueue
 from craftgen.schemas import GenerateRequest
 from craftgen.storage.store import BlobStore
 from craftgen.uploads import load_upload
 
 log = logging.getLogger("craftgen.worker")
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    batch_size: int = 4  # jobs per diffusion call, at most
-    lease_seconds: float = 60.0  # renewed every third of it while the batch runs
-    max_attempts: int = 3  # deliveries before a job is given up as failed
-    poll_interval: float = 0.5  # idle wait between claims
-    progress_interval: float = 0.5  # at most one progress write per this many seconds
-    retry_delay: float = 2.0  # before a failed attempt is visible again
 
 
 class Interrupted(Exception):
@@ -210,18 +201,17 @@ class Worker:
         return self.engine.run_batch([job.item for job in jobs if job.item is not None], progress=progress)
 
     def _report(self, jobs: list[_Running], *, fraction: float) -> None:
-        """Write progress (held below 1 until outputs are stored) and notice cancellations."""
+        """Write progress (held below 1 until outputs are stored); notice jobs no longer ours
+        (canceled, or taken over by another worker after our lease ran out)."""
         with transaction(self.sessions) as session:
             for job in jobs:
-                status = session.scalar(select(Job.status).where(Job.id == job.job_id))
-                if status != states.RUNNING:
+                row = session.execute(
+                    select(Job.status, Job.attempts).where(Job.id == job.job_id)
+                ).first()
+                if row is None or row.status != states.RUNNING or row.attempts != job.attempt:
                     job.canceled = True
                     continue
-                session.execute(
-                    update(Job)
-                    .where(Job.id == job.job_id, Job.attempts == job.attempt)
-                    .values(progress=min(fraction, 0.99))
-                )
+                session.execute(update(Job).where(Job.id == job.job_id).values(progress=min(fraction, 0.99)))
 
     # Endings --------------------------------------------------------------------------------
 

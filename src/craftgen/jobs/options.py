@@ -1,0 +1,15 @@
+"""How a worker claims and reports, as one frozen value built from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    batch_size: int = 4  # jobs per diffusion call, at most
+    lease_seconds: float = 60.0  # renewed every third of it while the batch runs
+    max_attempts: int = 3  # deliveries before a job is given up as failed
+    poll_interval: float = 0.5  # idle wait between claims
+    progress_interval: float = 0.5  # at most one progress write per this many seconds
+    retry_delay: float = 2.0  # before a failed attempt is visible again
