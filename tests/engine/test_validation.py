@@ -82,3 +82,22 @@ def test_defaults_are_filled_and_recorded(engine: Engine) -> None:
     request = item.request
     assert request.seed is not None and request.steps and request.width and request.height
     assert request.seamless_x is True and request.seamless_y is True
+
+
+@pytest.mark.parametrize(
+    ("fields", "image"),
+    [
+        ({"tool": "text", "prompt": "x"}, None),
+        ({"tool": "pattern", "prompt": "x"}, None),
+        ({"tool": "clipart", "prompt": "x"}, None),
+        ({"tool": "cutout"}, IMAGE),
+        ({"tool": "variations"}, IMAGE),
+        ({"tool": "outpaint", "left": 8}, IMAGE),
+        ({"tool": "upscale", "steps": 8}, IMAGE),
+    ],
+)
+def test_preparing_a_prepared_request_changes_nothing(engine: Engine, fields: dict, image) -> None:
+    # A worker re-validates the stored (resolved) request: it must pass and stay the same.
+    once = engine.prepare(GenerateRequest(**fields), image).request
+    twice = engine.prepare(once, image).request
+    assert twice == once

@@ -36,11 +36,9 @@ def resolve(
     if tool.needs_prompt and not request.prompt.strip():
         raise InvalidRequest(f"the {tool.name} tool needs a prompt", field="prompt")
     # 3. Defaults: the engine's, then the tool's own.
-    filled: dict[str, object] = {
-        "seed": request.seed if request.seed is not None else secrets.randbelow(2**31),
-        "model": request.model or options.default_model,
-    }
+    filled: dict[str, object] = {"seed": request.seed if request.seed is not None else secrets.randbelow(2**31)}
     if tool.uses_model:
+        filled["model"] = request.model or options.default_model
         filled["steps"] = request.steps if request.steps is not None else options.default_steps
         filled["guidance"] = request.guidance if request.guidance is not None else options.default_guidance
     for name, value in tool.defaults(request, image, options).items():

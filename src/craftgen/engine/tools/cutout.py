@@ -75,7 +75,7 @@ def cutout_outputs(
 
 class CutoutTool(Tool):
     name = "cutout"
-    fields = frozenset({"tool"})
+    fields = frozenset({"tool", "seed"})  # no randomness, but every run records a seed
     needs_image = True
     uses_model = False
     max_images = 1

@@ -1,0 +1,39 @@
+"""The API app factory: `create_app(runtime)` wires the routers, error handlers and metrics.
+
+The runtime is built by the entry point and passed in (stored on `app.state.runtime`), so
+tests build an app on a temporary folder without touching the environment.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from craftgen import __version__
+from craftgen.api import routes_images, routes_jobs, routes_meta, routes_uploads
+from craftgen.api.deps import current_user
+from craftgen.api.errors import install_error_handlers
+from craftgen.api.metrics import metrics_registry
+from craftgen.api.shapes import ErrorBody
+from craftgen.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="craftgen",
+        version=__version__,
+        description="Seamless patterns, clipart with SVG cut files, cutouts, variations, outpainting, upscaling.",
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics_registry(sessions=runtime.sessions, queue=runtime.queue)
+    install_error_handlers(app)
+    # Everything under /v1 needs an API key; the probes and the docs do not.
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(current_user)],
+        responses={401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one."}},
+    )
+    for module in (routes_uploads, routes_jobs, routes_images, routes_meta):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(routes_meta.probes)
+    return app

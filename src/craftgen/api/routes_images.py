@@ -1,0 +1,38 @@
+"""/v1/images: an output's metadata, its file, and the SVG cut file that goes with a PNG."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from craftgen.api.deps import RuntimeDep, UserDep
+from craftgen.api.images import file_headers, find_cut_file, find_image
+from craftgen.api.shapes import ErrorBody, ImageOut, image_out
+from craftgen.db.tables import ImageRow
+from craftgen.runtime import Runtime
+
+router = APIRouter(prefix="/images", tags=["images"], responses={404: {"model": ErrorBody}})
+
+_FILE = {200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The file's bytes."}}
+
+
+@router.get("/{image_id}")
+def get_image(image_id: str, runtime: RuntimeDep, user: UserDep) -> ImageOut:
+    """One output image's metadata."""
+    return image_out(find_image(runtime.sessions, user_id=user.id, image_id=image_id))
+
+
+@router.get("/{image_id}/file", response_class=Response, responses=_FILE)
+def get_image_file(image_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
+    """The image's bytes (SVG always as a download, never rendered inline)."""
+    return _file(runtime, find_image(runtime.sessions, user_id=user.id, image_id=image_id))
+
+
+@router.get("/{image_id}/svg", response_class=Response, responses=_FILE)
+def get_cut_file(image_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
+    """The SVG cut file made from the same output as this image."""
+    return _file(runtime, find_cut_file(runtime.sessions, user_id=user.id, image_id=image_id))
+
+
+def _file(runtime: Runtime, image: ImageRow) -> Response:
+    data = runtime.store.get(image.storage_key)
+    return Response(content=data, media_type=image.media_type, headers=file_headers(image))

@@ -1,0 +1,64 @@
+"""/v1/jobs: submit, read, list and cancel tool runs, and follow one as server-sent events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from craftgen.api.deps import RuntimeDep, UserDep
+from craftgen.api.events import job_events
+from craftgen.api.shapes import ErrorBody, JobAccepted, JobList, JobOut, job_out
+from craftgen.schemas import GenerateRequest
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses={404: {"model": ErrorBody}})
+
+
+@router.post(
+    "",
+    status_code=202,
+    responses={
+        400: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+        429: {"model": ErrorBody},
+        503: {"model": ErrorBody},
+    },
+)
+def submit_job(
+    body: GenerateRequest,
+    runtime: RuntimeDep,
+    user: UserDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JobAccepted:
+    """Queue a tool run; a retry with the same Idempotency-Key returns the first job."""
+    view = runtime.jobs.submit(user, body, idempotency_key=idempotency_key)
+    return JobAccepted(id=view.id, status=view.status, queue_position=view.queue_position)
+
+
+@router.get("")
+def list_jobs(runtime: RuntimeDep, user: UserDep, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> JobList:
+    """The caller's jobs, newest first."""
+    return JobList(jobs=[job_out(view) for view in runtime.jobs.list(user.id, limit=limit)])
+
+
+@router.get("/{job_id}")
+def get_job(job_id: str, runtime: RuntimeDep, user: UserDep) -> JobOut:
+    """One job: status, progress, queue place, outputs and errors."""
+    return job_out(runtime.jobs.get(user.id, job_id))
+
+
+@router.delete("/{job_id}", responses={409: {"model": ErrorBody}})
+def cancel_job(job_id: str, runtime: RuntimeDep, user: UserDep) -> JobOut:
+    """Cancel a queued or running job; a finished one is a 409."""
+    return job_out(runtime.jobs.cancel(user.id, job_id))
+
+
+@router.get("/{job_id}/events", response_class=EventSourceResponse)
+async def job_event_stream(job_id: str, runtime: RuntimeDep, user: UserDep) -> EventSourceResponse:
+    """Server-sent `progress` events while the job changes, then one final `status` event."""
+    first = await run_in_threadpool(runtime.jobs.get, user.id, job_id)
+    events = job_events(runtime.jobs, user_id=user.id, first=first, interval=runtime.settings.sse_interval)
+    return EventSourceResponse(events)

@@ -1,0 +1,117 @@
+"""An API app on a temporary folder, users with keys, and a worker to run its jobs in-process."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from craftgen.accounts import authenticate, create_user
+from craftgen.api.app import create_app
+from craftgen.config import Settings
+from craftgen.jobs.worker import Worker
+from craftgen.runtime import Runtime, build_runtime
+
+
+def _no_traceback(response: httpx.Response) -> None:
+    # Every test checks this for free: no response may ever carry a stack trace.
+    if not response.headers.get("content-type", "").startswith("text/event-stream"):
+        response.read()
+        assert "Traceback" not in response.text
+
+
+@dataclass
+class Api:
+    client: TestClient
+    runtime: Runtime
+
+    def user(self, name: str, *, plan: str = "free") -> dict[str, str]:
+        """A new user's auth headers."""
+        _, key = create_user(self.runtime.sessions, name=name, plan=plan)
+        return {"Authorization": f"Bearer {key}"}
+
+    def user_id(self, headers: dict[str, str]) -> str:
+        user = authenticate(self.runtime.sessions, headers["Authorization"].removeprefix("Bearer "))
+        assert user is not None
+        return user.id
+
+    def worker(self, name: str = "test-worker") -> Worker:
+        rt = self.runtime
+        return Worker(
+            name=name,
+            sessions=rt.sessions,
+            queue=rt.queue,
+            store=rt.store,
+            engine=rt.engine,
+            options=rt.settings.worker_options(),
+        )
+
+    def upload(self, headers: dict[str, str], image: Image.Image) -> str:
+        response = self.client.post("/v1/uploads", headers=headers, files={"file": ("in.png", png(image), "image/png")})
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+
+@pytest.fixture()
+def make_api(tmp_path: Path) -> Iterator[Callable[..., Api]]:
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> Api:
+        settings = Settings(
+            data_dir=tmp_path / f"data{len(clients)}",
+            device="cpu",
+            default_size=128,
+            default_steps=3,
+            upscale_tile=128,
+            upscale_overlap=32,
+            progress_interval=0,
+            poll_interval=0.02,
+            sse_interval=0.02,
+            **overrides,
+        )
+        runtime = build_runtime(settings)
+        client = TestClient(create_app(runtime))
+        client.event_hooks["response"].append(_no_traceback)
+        clients.append(client)
+        return Api(client=client, runtime=runtime)
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture()
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api()
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sticker() -> Image.Image:
+    """A blue block on a plain light background: something cutout can cut."""
+    image = Image.new("RGB", (128, 128), (245, 245, 245))
+    image.paste((30, 90, 200), (30, 30, 90, 100))
+    return image
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge size (a decompression bomb's calling card)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")

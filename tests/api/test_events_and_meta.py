@@ -1,0 +1,141 @@
+"""The job event stream, the tool and model lists, and /metrics from the database."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from craftgen.api.events import job_events
+from tests.api.conftest import Api
+
+PATTERN = {"tool": "pattern", "prompt": "leaves", "seed": 3, "width": 128, "height": 128, "steps": 3}
+
+
+def _events(lines: Iterator[str]) -> list[tuple[str, dict[str, object]]]:
+    events, name = [], None
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and name:
+            events.append((name, json.loads(line.split(":", 1)[1])))
+    return events
+
+
+@pytest.fixture()
+def running_worker(api: Api) -> Iterator[threading.Event]:
+    """A worker looping in a thread until the test is done; set the event to start it."""
+    worker, go = api.worker("stream-worker"), threading.Event()
+
+    def run() -> None:
+        go.wait()
+        worker.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield go
+    worker.stop.set()
+    go.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_events_stream_progress_then_a_final_status(api: Api, running_worker: threading.Event) -> None:
+    headers = api.user("ada")
+    job_id = api.client.post("/v1/jobs", headers=headers, json=PATTERN).json()["id"]
+
+    with api.client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=60) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        running_worker.set()  # the stream is open on a queued job; now let it run
+        events = _events(stream.iter_lines())
+
+    names = [name for name, _ in events]
+    assert names[0] == "progress" and names[-1] == "status" and names.count("status") == 1
+    assert events[0][1] == {"status": "queued", "progress": 0.0, "queue_position": 0}
+    progress = [data for name, data in events if name == "progress"]
+    assert progress[-1]["status"] == "succeeded" and progress[-1]["progress"] == 1.0
+    assert all(a != b for a, b in zip(progress, progress[1:], strict=False)), "only changes are sent"
+    final = events[-1][1]
+    assert final["id"] == job_id and final["status"] == "succeeded" and len(final["outputs"]) == 2
+
+
+def test_events_of_a_finished_job_end_at_once(api: Api) -> None:
+    headers = api.user("ada")
+    job_id = api.client.post("/v1/jobs", headers=headers, json=PATTERN).json()["id"]
+    api.client.delete(f"/v1/jobs/{job_id}", headers=headers)
+
+    with api.client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as stream:
+        events = _events(stream.iter_lines())
+
+    assert [name for name, _ in events] == ["progress", "status"]
+    assert events[1][1]["status"] == "canceled"
+
+
+def test_the_event_generator_waits_quietly_while_nothing_changes(api: Api) -> None:
+    """Polled directly (no HTTP): one event for a queued job, then silence until it changes."""
+    headers = api.user("ada")
+    job_id = api.client.post("/v1/jobs", headers=headers, json=PATTERN).json()["id"]
+    user_id = api.user_id(headers)
+    first = api.runtime.jobs.get(user_id, job_id)
+
+    async def collect() -> list[str]:
+        names = []
+        with anyio.move_on_after(0.3):
+            async for event in job_events(api.runtime.jobs, user_id=user_id, first=first, interval=0.01):
+                names.append(str(event.event))
+        return names
+
+    assert anyio.run(collect) == ["progress"]
+
+
+def test_a_client_may_leave_a_stream_early(api: Api) -> None:
+    headers = api.user("ada")
+    job_id = api.client.post("/v1/jobs", headers=headers, json=PATTERN).json()["id"]
+
+    with api.client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=10) as stream:
+        first = next(line for line in stream.iter_lines() if line.startswith("data:"))
+    # The job never runs (no worker); leaving must not hang the server or the client.
+
+    assert json.loads(first.split(":", 1)[1])["status"] == "queued"
+    assert api.client.get("/healthz").status_code == 200
+
+
+def test_tools_lists_the_seven_tools(api: Api) -> None:
+    tools = api.client.get("/v1/tools", headers=api.user("ada")).json()["tools"]
+
+    assert [tool["name"] for tool in tools] == [
+        "text", "pattern", "clipart", "cutout", "variations", "outpaint", "upscale"
+    ]
+    by_name = {tool["name"]: tool for tool in tools}
+    assert by_name["cutout"]["needs_image"] and not by_name["cutout"]["needs_prompt"]
+    assert by_name["pattern"]["needs_prompt"] and "repeat" in by_name["pattern"]["fields"]
+
+
+def test_models_lists_the_registry(api: Api) -> None:
+    assert api.client.get("/v1/models", headers=api.user("ada")).json() == {"models": ["tiny"], "default": "tiny"}
+
+
+def test_metrics_come_from_the_database(api: Api) -> None:
+    free, pro = api.user("ada"), api.user("bea", plan="pro")
+    api.client.post("/v1/jobs", headers=free, json=PATTERN)
+    api.worker().run_once()
+    api.client.post("/v1/jobs", headers=pro, json=PATTERN)
+
+    response = api.client.get("/metrics")
+
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    lines = set(response.text.splitlines())
+    assert 'craftgen_jobs{priority="free",status="succeeded"} 1.0' in lines
+    assert 'craftgen_jobs{priority="pro",status="queued"} 1.0' in lines
+    assert 'craftgen_queue_visible{priority="pro"} 1.0' in lines
+    assert 'craftgen_queue_visible{priority="free"} 0.0' in lines
+    assert 'craftgen_queue_in_flight{priority="pro"} 0.0' in lines
+    assert any(line.startswith("craftgen_queue_oldest_age_seconds ") for line in lines)
+    assert 'craftgen_job_duration_seconds_bucket{le="+Inf"} 1.0' in lines
+    assert 'craftgen_job_duration_seconds_count 1.0' in lines
+    assert 'craftgen_batch_size_bucket{le="1.0"} 1.0' in lines
+    assert 'craftgen_batch_size_sum 1.0' in lines
