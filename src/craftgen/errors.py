@@ -38,7 +38,25 @@ class ModelUnavailable(CraftgenError):
     code = "model_unavailable"
 
 
+class Conflict(CraftgenError):
+    """The thing is not in a state that allows this (e.g. canceling a finished job)."""
+
+    code = "conflict"
+
+
 class Canceled(CraftgenError):
     """The work was canceled before it finished."""
 
     code = "canceled"
+
+
+class Unauthorized(CraftgenError):
+    """No API key was sent, or the key is unknown or revoked."""
+
+    code = "unauthorized"
+
+
+class PayloadTooLarge(CraftgenError):
+    """The request body is larger than the limit for it."""
+
+    code = "payload_too_large"

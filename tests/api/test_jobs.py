@@ -140,8 +140,12 @@ def test_malformed_json_is_a_400(api: Api) -> None:
         ({"tool": "text", "prompt": "x", "model": "/etc/passwd"}, "model", "unknown model"),
         ({"tool": "pattern", "prompt": "x", "strength": 0.5}, "strength", "does not apply"),
         ({"prompt": "x"}, "tool", "required"),
+        ({"tool": "text", "prompt": "zq " * 80}, "prompt", "tokens long"),
     ],
-    ids=["unknown tool", "width 100", "num_images 9", "unknown field", "wrong type", "unknown model", "wrong tool field", "no tool"],
+    ids=[
+        "unknown tool", "width 100", "num_images 9", "unknown field", "wrong type", "unknown model",
+        "wrong tool field", "no tool", "prompt too long",
+    ],
 )
 def test_invalid_requests_are_422_naming_the_field(api: Api, body: dict[str, object], field: str, words: str) -> None:
     response = api.client.post("/v1/jobs", headers=api.user("ada"), json=body)

@@ -10,7 +10,7 @@ from PIL import Image
 from starlette.requests import Request
 from starlette.types import Message
 
-from craftgen.api.errors import PayloadTooLarge
+from craftgen.errors import PayloadTooLarge
 from craftgen.api.routes_uploads import read_file_field
 
 from tests.api.conftest import Api, png, png_header_claiming

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from craftgen.accounts import authenticate
-from craftgen.api.errors import Unauthorized
+from craftgen.errors import Unauthorized
 from craftgen.db.tables import User
 from craftgen.runtime import Runtime
 

@@ -18,27 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from craftgen.errors import (
     Canceled,
+    Conflict,
     CraftgenError,
     InvalidRequest,
     ModelUnavailable,
     NotFound,
+    PayloadTooLarge,
     QuotaExceeded,
+    Unauthorized,
 )
-from craftgen.jobs.service import Conflict
 
 log = logging.getLogger("craftgen.api")
-
-
-class Unauthorized(CraftgenError):
-    """No API key was sent, or the key is unknown or revoked."""
-
-    code = "unauthorized"
-
-
-class PayloadTooLarge(CraftgenError):
-    """The request body is larger than the limit for it."""
-
-    code = "payload_too_large"
 
 
 STATUS: dict[type[CraftgenError], int] = {

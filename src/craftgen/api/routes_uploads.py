@@ -8,7 +8,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from craftgen.api.deps import RuntimeDep, UserDep
-from craftgen.api.errors import PayloadTooLarge
+from craftgen.errors import PayloadTooLarge
 from craftgen.api.shapes import ErrorBody, UploadOut, upload_out
 from craftgen.db.tables import Upload
 from craftgen.errors import InvalidRequest

@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
+WRITE_OPTION = "craftgen_write"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout, and write-locking transactions."""
     if not url.startswith("sqlite"):
@@ -29,9 +32,11 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # IMMEDIATE: a read-then-write transaction (claim, quota check) cannot interleave with
-        # another writer, so check-then-insert is safe without row locks.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Write transactions (see `transaction`) take the write lock up front (IMMEDIATE), so a
+        # read-then-write (claim, quota check) cannot interleave with another writer; plain
+        # reads stay DEFERRED and never wait behind writers (WAL readers don't block).
+        mode = "IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "DEFERRED"
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -42,6 +47,7 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on error."""
+    """One unit of work that writes: commit on success, roll back on error."""
     with sessions() as session, session.begin():
+        session.connection(execution_options={WRITE_OPTION: True})
         yield session

@@ -56,9 +56,15 @@ class Engine:
             ) from None
 
     def prepare(self, request: GenerateRequest, image: Image.Image | None = None) -> ToolInput:
-        """Check a request and fill its defaults (loads nothing; cheap enough for the API)."""
+        """Check a request and fill its defaults (loads at most a tokenizer; cheap enough for
+        the API, so a too-long prompt is refused at submission, not when the job runs)."""
         tool = self.tool(request.tool)
-        return resolve(request, image, tool=tool, limits=self.limits, options=self.options)
+        item = resolve(request, image, tool=tool, limits=self.limits, options=self.options)
+        if tool.uses_model:
+            tokenizer = self.models.tokenizer(item.request.model)
+            if tokenizer is not None:
+                check_prompt_tokens(tokenizer, item, tool=tool, limits=self.limits)
+        return item
 
     def batch_key(self, item: ToolInput) -> tuple[object, ...] | None:
         """Prepared inputs with equal keys may share one run_batch call; None runs alone."""

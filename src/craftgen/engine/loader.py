@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTokenizer
 
 from craftgen.engine import tiny
 from craftgen.engine.devices import Placement
@@ -73,6 +74,19 @@ def load_base_pipeline(
     if pipe.unet.dtype != placement.dtype:  # only the built-in model is made in fp32 first
         pipe.to(dtype=placement.dtype)
     return pipe.to(placement.device)
+
+
+def load_tokenizer(spec: ModelSpec, *, allow_downloads: bool) -> object | None:
+    """Just the tokenizer of a built-in or folder model (cheap); None for other sources."""
+    if spec.source == "tiny":
+        return tiny.build_tokenizer()
+    path = Path(spec.source).expanduser()
+    if (path / "tokenizer").is_dir():
+        try:
+            return CLIPTokenizer.from_pretrained(path, subfolder="tokenizer", local_files_only=True)
+        except (OSError, ValueError):
+            return None
+    return None
 
 
 def load_inpaint_unet(

@@ -20,7 +20,7 @@ from diffusers import (
 )
 
 from craftgen.engine.devices import Placement
-from craftgen.engine.loader import free_memory, load_base_pipeline, load_inpaint_unet
+from craftgen.engine.loader import free_memory, load_base_pipeline, load_inpaint_unet, load_tokenizer
 from craftgen.engine.registry import ModelRegistry, ModelSpec
 from craftgen.errors import ModelUnavailable
 
@@ -122,6 +122,7 @@ class ModelCache:
         self.allow_downloads = allow_downloads
         self.max_loaded = max_loaded
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._tokenizers: dict[str, object | None] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str | None) -> LoadedModel:
@@ -147,6 +148,16 @@ class ModelCache:
                 self._loaded.popitem(last=False)
                 free_memory()
             return model
+
+    def tokenizer(self, name: str | None) -> object | None:
+        """A model's tokenizer without its weights, so prompts can be checked where requests
+        arrive (the API); None where only loading the whole model would tell."""
+        spec = self.registry.resolve(name)
+        if spec.name in self._loaded:
+            return self._loaded[spec.name].base.tokenizer
+        if spec.name not in self._tokenizers:
+            self._tokenizers[spec.name] = load_tokenizer(spec, allow_downloads=self.allow_downloads)
+        return self._tokenizers[spec.name]
 
     def loaded_names(self) -> list[str]:
         return list(self._loaded)

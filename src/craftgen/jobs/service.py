@@ -18,19 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from craftgen.db.session import transaction
 from craftgen.db.tables import ImageRow, Job, User, new_id
 from craftgen.engine.engine import Engine
-from craftgen.errors import CraftgenError, InvalidRequest, NotFound, QuotaExceeded
+from craftgen.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded
 from craftgen.jobs import states
 from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, JobQueue
 from craftgen.jobs.views import JobView, job_view
 from craftgen.schemas import GenerateRequest
 from craftgen.storage.store import BlobStore
 from craftgen.uploads import load_upload
-
-
-class Conflict(CraftgenError):
-    """The job is not in a state that allows this (e.g. canceling a finished job)."""
-
-    code = "conflict"
 
 
 @dataclass(frozen=True)
