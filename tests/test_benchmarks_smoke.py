@@ -33,3 +33,17 @@ def test_engine_benchmark_smoke_prints_every_row() -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     for row in ROWS:
         assert row in done.stdout, f"row {row!r} missing from:\n{done.stdout}"
+
+
+@pytest.mark.slow
+def test_service_benchmark_smoke_prints_every_row() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARK.parent / "service.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "1 service end-to-end vs in-process engine" in done.stdout
+    assert "jobs/s" in done.stdout
