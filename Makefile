@@ -21,7 +21,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 
 serve: install
-	$(BIN)/craftgen --help
+	$(BIN)/craftgen serve
 
 test: install
 	$(BIN)/python -m pytest

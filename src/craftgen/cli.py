@@ -152,12 +152,13 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """The whole service on this machine: the API plus worker processes, SQLite, local files."""
     from craftgen.db.migrate import migrate
     from craftgen.db.session import make_engine
-    from craftgen.jobs.processes import start_workers, stop_workers
+    from craftgen.jobs.processes import exit_on_signals, start_workers, stop_workers
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(make_engine(settings.resolved_database_url()))  # once, before the workers start
     _announce_model(settings)
+    exit_on_signals()
     children = start_workers(workers)
     try:
         _serve_http(settings, host=host or settings.host, port=port or settings.port)

@@ -43,12 +43,35 @@ def run_worker_process(settings: Settings, *, name: str | None = None) -> None:
     worker.run_forever()
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the parent dies, even by SIGKILL (Linux), so no worker is orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def start_workers(count: int) -> list[subprocess.Popen[bytes]]:
     """`count` worker processes sharing this process's environment (and so its data dir)."""
     return [
-        subprocess.Popen([sys.executable, "-m", "craftgen.cli", "worker", "--name", f"serve-{os.getpid()}-{index}"])
+        subprocess.Popen(
+            [sys.executable, "-m", "craftgen.cli", "worker", "--name", f"serve-{os.getpid()}-{index}"],
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - runs before any thread of ours starts
+        )
         for index in range(count)
     ]
+
+
+def exit_on_signals() -> None:
+    """Turn SIGTERM/SIGINT into SystemExit, so `serve`'s cleanup runs (uvicorn re-raises the
+    signal after its own graceful shutdown, which would otherwise kill us on the spot)."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
 
 def stop_workers(children: list[subprocess.Popen[bytes]]) -> None:
