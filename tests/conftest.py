@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -51,3 +53,50 @@ def smooth_image(width: int, height: int, *, seed: int = 0) -> Image.Image:
 @pytest.fixture()
 def photo() -> Image.Image:
     return smooth_image(160, 120)
+
+
+# Services ------------------------------------------------------------------------------------
+# Tests that need PostgreSQL, Redis or an AWS stand-in use these. CI sets
+# CRAFTGEN_REQUIRE_SERVICES=1: a service that is down then fails the run instead of skipping.
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def require_service(name: str, port: int) -> None:
+    """Skip (or, under CRAFTGEN_REQUIRE_SERVICES=1, fail) when a local service is down."""
+    import os
+
+    if port_open(port):
+        return
+    message = f"{name} is not listening on 127.0.0.1:{port}"
+    if os.environ.get("CRAFTGEN_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server mode on a free loopback port: the closest stand-in for SQS and S3 here."""
+    import os
+    import socket
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -97,8 +97,10 @@ def test_a_poison_job_fails_after_n_attempts_and_others_still_run(runtime: Runti
 
 def test_a_job_whose_worker_keeps_dying_is_given_up(runtime: Runtime, pro: User) -> None:
     job_id = _submit(runtime, pro)
-    for _ in range(3):  # three workers claim it and die without a word
-        runtime.queue.claim(worker="doomed", max_items=1, lease_seconds=0.01)
+    for n in range(3):  # three workers start it and die without a word
+        doomed = make_worker(runtime, f"doomed-{n}", max_attempts=3)
+        (delivery,) = runtime.queue.claim(worker=doomed.name, max_items=1, lease_seconds=0.01)
+        assert doomed._start(delivery) is not None
         time.sleep(0.02)
     make_worker(runtime, max_attempts=3).run_once()
     view = runtime.jobs.get(pro.id, job_id)

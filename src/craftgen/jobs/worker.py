@@ -146,8 +146,10 @@ class Worker:
             job = session.scalar(select(Job).where(Job.id == delivery.job_id))
             if job is None or job.status not in states.ACTIVE:
                 settle = True
-            elif delivery.deliveries > self.options.max_attempts:
+            elif job.attempts >= self.options.max_attempts:
                 # Its earlier runs all died (e.g. killed the worker): give up, don't loop forever.
+                # Runs started are counted on the row, not queue deliveries: a delivery handed
+                # back unstarted (shutdown, batch regrouping) is not an attempt on any backend.
                 job.status = states.FAILED
                 job.error_code = job.error_code or "gave_up"
                 job.error_message = (
