@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -11,14 +13,29 @@ from craftgen.config import Settings
 from craftgen.db.tables import User
 from craftgen.jobs.worker import Worker
 from craftgen.runtime import Runtime, build_runtime
+from tests.pg import fresh_postgres_database
 
 
-@pytest.fixture()
-def runtime(tmp_path: Path) -> Runtime:
-    settings = Settings(
-        data_dir=tmp_path / "data", default_size=128, default_steps=3, lease_seconds=30, retry_delay=0
-    )
-    return build_runtime(settings)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
+    """The job service on SQLite (embedded) and on PostgreSQL (scaled out); the queue stays the
+    SQLite lease table here (the queue backends have their own contract suite)."""
+    with ExitStack() as stack:
+        database_url = ""
+        if request.param == "postgresql":
+            database_url = stack.enter_context(fresh_postgres_database())
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            database_url=database_url,
+            queue_url=f"sqlite:///{tmp_path / 'queue.db'}",
+            default_size=128,
+            default_steps=3,
+            lease_seconds=30,
+            retry_delay=0,
+        )
+        runtime = build_runtime(settings)
+        yield runtime
+        runtime.db.dispose()
 
 
 @pytest.fixture()

@@ -78,6 +78,9 @@ class JobService:
         # 3. Quota check and insert in one write transaction.
         try:
             with transaction(self.sessions) as session:
+                # Lock the user's row so two submissions cannot both pass the quota check
+                # (PostgreSQL; SQLite's write transaction already serializes them).
+                session.execute(select(User.id).where(User.id == user.id).with_for_update())
                 if user.plan == "free":
                     active = session.scalar(
                         select(func.count()).select_from(Job).where(
