@@ -44,6 +44,12 @@ class Conflict(CraftgenError):
     code = "conflict"
 
 
+class Unavailable(CraftgenError):
+    """A service craftgen needs (queue, database, store) is not reachable right now."""
+
+    code = "unavailable"
+
+
 class Canceled(CraftgenError):
     """The work was canceled before it finished."""
 

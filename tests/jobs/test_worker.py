@@ -161,3 +161,43 @@ def test_free_users_have_one_active_job(runtime: Runtime, free: User, plan: str)
     make_worker(runtime).run_once()
     assert runtime.jobs.get(free.id, first).status == states.SUCCEEDED
     _submit(runtime, free)  # the first is done: the next is accepted
+
+
+def test_a_submission_the_queue_cannot_take_leaves_nothing_behind(runtime: Runtime, pro: User, monkeypatch) -> None:
+    from craftgen.errors import Unavailable
+
+    def down(*args, **kwargs):
+        raise ConnectionError("queue is down")
+
+    monkeypatch.setattr(runtime.queue, "enqueue", down)
+    with pytest.raises(Unavailable, match="retry"):
+        runtime.jobs.submit(pro, GenerateRequest(tool="text", prompt="x"), idempotency_key="k1")
+    assert runtime.jobs.list(pro.id) == []
+    monkeypatch.undo()
+    assert runtime.jobs.submit(pro, GenerateRequest(tool="text", prompt="x"), idempotency_key="k1").status == "queued"
+
+
+def test_the_worker_loop_survives_an_unreachable_queue(runtime: Runtime, pro: User, monkeypatch) -> None:
+    import threading
+
+    job_id = _submit(runtime, pro)
+    worker = make_worker(runtime, poll_interval=0.01)
+    original = runtime.queue.claim
+    calls = {"n": 0}
+
+    def flaky_claim(**kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ConnectionError("queue restarting")
+        return original(**kwargs)
+
+    monkeypatch.setattr(runtime.queue, "claim", flaky_claim)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while runtime.jobs.get(pro.id, job_id).status != states.SUCCEEDED:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker.stop.set()
+    thread.join(timeout=10)
+    assert calls["n"] > 2

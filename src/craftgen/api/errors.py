@@ -26,6 +26,7 @@ from craftgen.errors import (
     PayloadTooLarge,
     QuotaExceeded,
     Unauthorized,
+    Unavailable,
 )
 
 log = logging.getLogger("craftgen.api")
@@ -40,6 +41,7 @@ STATUS: dict[type[CraftgenError], int] = {
     PayloadTooLarge: 413,
     QuotaExceeded: 429,
     ModelUnavailable: 503,
+    Unavailable: 503,
 }
 
 _HTTP_CODES = {

@@ -11,14 +11,14 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.session import transaction
 from craftgen.db.tables import ImageRow, Job, User, new_id
 from craftgen.engine.engine import Engine
-from craftgen.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded
+from craftgen.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded, Unavailable
 from craftgen.jobs import states
 from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, JobQueue
 from craftgen.jobs.views import JobView, job_view
@@ -110,12 +110,14 @@ class JobService:
                 if existing is not None:
                     return existing
             raise
-        # 4. Hand it to the workers; if the queue is down the job must not sit queued forever.
+        # 4. Hand it to the workers. If the queue is down, take the submission back whole, so
+        #    nothing sits queued forever and a retry with the same Idempotency-Key starts afresh.
         try:
             self.queue.enqueue(job_id, priority=priority, batch_key=key)
         except Exception as exc:
-            self._finish(job_id, status=states.FAILED, code="queue_unavailable", message=str(exc))
-            raise
+            with transaction(self.sessions) as session:
+                session.execute(delete(Job).where(Job.id == job_id))
+            raise Unavailable("the job queue is not reachable right now; please retry") from exc
         return self.get(user.id, job_id)
 
     def _check_model(self, model: str | None) -> None:
@@ -173,10 +175,3 @@ class JobService:
             job.finished_at = time.time()
         self.queue.remove(job_id)
         return self.get(user_id, job_id)
-
-    def _finish(self, job_id: str, *, status: str, code: str, message: str) -> None:
-        with transaction(self.sessions) as session:
-            job = session.scalar(select(Job).where(Job.id == job_id))
-            if job is not None and job.status in states.ACTIVE:
-                job.status, job.error_code, job.error_message = status, code, message
-                job.finished_at = time.time()

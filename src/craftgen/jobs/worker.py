@@ -62,8 +62,18 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.name)
+        failures = 0
         while not self.stop.is_set():
-            if not self.run_once():
+            try:
+                claimed = self.run_once()
+                failures = 0
+            except Exception:  # noqa: BLE001 - the database, queue or store is briefly away
+                # Nothing is lost: leases run out and jobs come back. Back off and carry on.
+                failures += 1
+                log.exception("worker %s: batch loop failed (%d in a row)", self.name, failures)
+                self.stop.wait(min(30.0, self.options.poll_interval * 2**failures))
+                continue
+            if not claimed:
                 self.stop.wait(self.options.poll_interval)
         log.info("worker %s stopped", self.name)
 
