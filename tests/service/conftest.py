@@ -23,6 +23,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, *, timeout: float = 120) -> None:
+    """Until `url`/readyz answers 200; fails with the process's log if it dies or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not become ready:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
 @dataclass
 class Service:
     data_dir: Path
@@ -44,17 +58,7 @@ class Service:
 
     def start_api(self) -> None:
         self.api = self._spawn("api", "--port", str(self.port), log_name="api")
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.api.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise RuntimeError(f"API did not become ready: {(self.data_dir.parent / 'api.log').read_text()[-3000:]}")
+        wait_ready(self.url, self.api, self.data_dir.parent / "api.log")
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         worker = self._spawn("worker", "--name", name, log_name=name)

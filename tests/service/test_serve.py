@@ -8,9 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
-from tests.service.conftest import make_service, wait_for_job
+from tests.service.conftest import make_service, wait_for_job, wait_ready
 
 
 def _children(pid: int) -> list[int]:
@@ -35,15 +33,7 @@ def test_serve_runs_jobs_and_sigterm_stops_its_workers(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and serve.poll() is None, (tmp_path / "serve.log").read_text()
-            time.sleep(0.2)
+        wait_ready(service.url, serve, tmp_path / "serve.log")
         workers = _children(serve.pid)
         assert len(workers) == 2
         client = service.user("local")
