@@ -51,6 +51,10 @@ class LocalStore:
             if path.is_file() and not path.name.startswith(".tmp-")
         )
 
+    def url(self, key: str, *, expires: int | None = None) -> str | None:
+        self._path(key)
+        return None  # a folder has no URL of its own: files are served through the API
+
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise OSError(f"storage folder {self.root} is not writable")

@@ -109,12 +109,13 @@ class S3Store:
 def _client(*, endpoint_url: str | None, region: str | None) -> Any:
     """An S3 client; boto3 fills in whatever endpoint and region are left unset."""
     session = boto3.session.Session(region_name=region)
-    retries = {"max_attempts": 3, "mode": "standard"}
-    client = session.client("s3", endpoint_url=endpoint_url, config=Config(retries=retries))
+    # SigV4 everywhere: presigned URLs otherwise fall back to SigV2, which newer regions refuse.
+    config = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
+    client = session.client("s3", endpoint_url=endpoint_url, config=config)
     if _is_aws(client.meta.endpoint_url):
         return client
     # MinIO and most S3-compatible stores serve buckets as paths, not as host names.
-    config = Config(retries=retries, s3={"addressing_style": "path"})
+    config = config.merge(Config(s3={"addressing_style": "path"}))
     return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
