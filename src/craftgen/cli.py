@@ -69,6 +69,10 @@ class _Progress:
 @click.option("--top", type=int, default=0)
 @click.option("--bottom", type=int, default=0)
 @click.option("--scale", type=click.Choice(["2", "4"]), default="2")
+@click.option(
+    "--quality", type=click.Choice(["full", "fast"]), default="full", show_default=True,
+    help="fast: reuse deep UNet features between steps (about 2x quicker, slightly different)",
+)
 def generate(tool: str, out_dir: Path, image_path: Path | None, scale: str, **fields: Any) -> None:
     """Run TOOL once, here, and write its files and result.json to --out."""
     settings = Settings()

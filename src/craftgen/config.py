@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # The studio (web pages). With local_studio on, a browser on this machine (loopback) is
+    # signed in as the user "local" with no key; otherwise the studio asks for an API key.
+    local_studio: bool = True
+    session_secret: str = ""  # signs studio cookies; empty: a random one kept in <data_dir>/session_secret
+    session_max_age: int = Field(default=30 * 24 * 3600, gt=0)  # seconds a studio sign-in lasts
+
     # Jobs and workers.
     batch_size: int = Field(default=4, ge=1)
     lease_seconds: float = Field(default=60.0, gt=0)
@@ -69,6 +75,7 @@ class Settings(BaseSettings):
     upscale_tile: int = 512
     upscale_overlap: int = 64
     upscale_strength: float = 0.25
+    deepcache_interval: int = Field(default=3, ge=1)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'craftgen.db').resolve()}"
@@ -119,4 +126,5 @@ class Settings(BaseSettings):
             upscale_overlap=self.upscale_overlap,
             upscale_strength=self.upscale_strength,
             min_speck_area=self.min_speck_area,
+            deepcache_interval=self.deepcache_interval,
         )

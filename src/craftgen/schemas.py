@@ -50,6 +50,9 @@ class GenerateRequest(BaseModel):
     top: int = 0
     bottom: int = 0
     scale: Literal[2, 4] = 2
+    quality: Literal["fast", "full"] = Field(
+        default="full", description="fast: reuse deep UNet features between steps (DeepCache)"
+    )
 
 
 class OutputInfo(BaseModel):

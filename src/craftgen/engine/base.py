@@ -23,7 +23,7 @@ ProgressFn = Callable[[int, int], None]
 """Called with (steps done, steps in all); it may raise Canceled to stop the run."""
 
 COMMON_FIELDS = frozenset({"tool", "model", "seed", "prompt", "negative_prompt"})
-DIFFUSION_FIELDS = frozenset({"steps", "guidance"})
+DIFFUSION_FIELDS = frozenset({"steps", "guidance", "quality"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class Tool:
     needs_prompt: ClassVar[bool] = False
     uses_model: ClassVar[bool] = True
     max_images: ClassVar[int | None] = None  # None: the num_images limit applies
+    uses_inpaint: ClassVar[bool] = False  # runs the model's inpainting pipeline
     prompt_suffix: ClassVar[str] = ""  # words the tool adds to every prompt (they count as tokens)
     negative_suffix: ClassVar[str] = ""
 

@@ -7,10 +7,12 @@ prepared requests with equal `batch_key`s into one diffusion call.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 from PIL import Image
 
 from craftgen.engine.base import ProgressFn, RunContext, Tool, ToolInput, ToolResult
+from craftgen.engine.deepcache import deep_cache
 from craftgen.engine.devices import resolve_placement
 from craftgen.engine.limits import Limits
 from craftgen.engine.models import LoadedModel, ModelCache
@@ -101,9 +103,23 @@ class Engine:
             return tool.run(ctx, list(items))
         return self._run_locked(tool, model, ctx, items)
 
-    @staticmethod
     def _run_locked(
-        tool: Tool, model: LoadedModel, ctx: RunContext, items: Sequence[ToolInput]
+        self, tool: Tool, model: LoadedModel, ctx: RunContext, items: Sequence[ToolInput]
     ) -> list[ToolResult]:
-        with model.lock, model.adapters_for(tool.name):
-            return tool.run(ctx, list(items))
+        fast = items[0].request.quality == "fast"  # one batch key, one quality
+        if fast and tool.uses_inpaint:
+            model.inpaint()  # load its UNet now, so the cache below covers it
+        with ExitStack() as stack:
+            stack.enter_context(model.lock)
+            stack.enter_context(model.adapters_for(tool.name))
+            caches = [
+                stack.enter_context(deep_cache(unet, interval=self.options.deepcache_interval))
+                for unet in (model.unets() if fast else [])
+            ]
+            results = tool.run(ctx, list(items))
+        if fast:
+            reused = sum(cache.reused for cache in caches)
+            forwards = sum(cache.forwards for cache in caches)
+            for result in results:
+                result.metrics["unet_forwards_reused"] = f"{reused}/{forwards}"
+        return results

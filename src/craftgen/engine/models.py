@@ -17,6 +17,7 @@ from diffusers import (
     StableDiffusionImg2ImgPipeline,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
+    UNet2DConditionModel,
 )
 
 from craftgen.engine.devices import Placement
@@ -42,6 +43,13 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def unets(self) -> list[UNet2DConditionModel]:
+        """Every UNet this model has loaded (its own, and its inpainting variant's)."""
+        unets = [self.base.unet]
+        if self._inpaint_variant is not None:
+            unets.append(self._inpaint_variant.unet)
+        return unets
 
     @property
     def txt2img(self) -> StableDiffusionPipeline:

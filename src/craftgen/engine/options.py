@@ -26,3 +26,4 @@ class EngineOptions:
     upscale_overlap: int = 64
     upscale_strength: float = 0.25  # how much detail the diffusion pass adds to upscaled tiles
     min_speck_area: int = 16  # SVG shapes smaller than this many pixels are dropped
+    deepcache_interval: int = 3  # quality "fast": a full UNet pass every this many steps

@@ -103,6 +103,7 @@ class OutpaintTool(Tool):
     name = "outpaint"
     fields = COMMON_FIELDS | DIFFUSION_FIELDS | {"image", "num_images", *SIDES}
     needs_image = True
+    uses_inpaint = True
 
     def validate(self, item: ToolInput, limits: Limits) -> None:
         request = item.request

@@ -25,7 +25,7 @@ def size_defaults(request: GenerateRequest, options: EngineOptions) -> dict[str,
 
 
 def txt2img_batch_key(request: GenerateRequest) -> tuple[object, ...]:
-    return (request.model, request.width, request.height, request.steps, request.guidance)
+    return (request.model, request.width, request.height, request.steps, request.guidance, request.quality)
 
 
 class TextTool(Tool):

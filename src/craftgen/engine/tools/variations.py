@@ -70,7 +70,15 @@ class VariationsTool(Tool):
         request = item.request
         assert item.image is not None
         # Equal input sizes give equal working sizes, so their latents stack.
-        return ("variations", request.model, item.image.size, request.steps, request.guidance, request.strength)
+        return (
+            "variations",
+            request.model,
+            item.image.size,
+            request.steps,
+            request.guidance,
+            request.strength,
+            request.quality,
+        )
 
     def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
         assert ctx.model is not None
