@@ -47,3 +47,17 @@ def test_service_benchmark_smoke_prints_every_row() -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     assert "1 service end-to-end vs in-process engine" in done.stdout
     assert "jobs/s" in done.stdout
+
+
+@pytest.mark.slow
+def test_fast_mode_benchmark_smoke_prints_every_row() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARK.parent / "fast.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    for row in ("UNet loop wall time", "UNet FLOPs", "relative L2"):
+        assert row in done.stdout
