@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     database_url: str = ""  # default: sqlite:///<data_dir>/craftgen.db
     queue_url: str = ""  # default: the database (SQLite lease table)
     storage_url: str = ""  # default: file://<data_dir>/files
+    s3_endpoint_url: str = ""  # S3-compatible stores (MinIO); empty: boto3's own (AWS_ENDPOINT_URL_S3)
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -38,7 +38,7 @@ def build_runtime(settings: Settings, *, run_migrations: bool = True) -> Runtime
         migrate(db)
     sessions = make_sessions(db)
     queue = open_queue(settings.queue_url, database_url=settings.resolved_database_url())
-    store = open_store(settings.resolved_storage_url())
+    store = open_store(settings.resolved_storage_url(), s3_endpoint_url=settings.s3_endpoint_url or None)
     engine = Engine(options=settings.engine_options(), limits=settings.limits())
     jobs = JobService(
         sessions=sessions,

@@ -102,8 +102,8 @@ class S3Store:
             else:
                 reason = f"did not answer HeadBucket ({code})"
             raise OSError(f"S3 bucket {self.bucket!r} {reason} at {self.endpoint_url}") from error
-        except BotoCoreError as error:  # no endpoint, no credentials, ...
-            raise OSError(f"S3 bucket {self.bucket!r} at {self.endpoint_url} cannot be reached: {error}") from error
+        except BotoCoreError as error:  # the endpoint does not answer, no credentials, ...
+            raise OSError(f"S3 bucket {self.bucket!r} at {self.endpoint_url} cannot be used: {error}") from error
 
 
 def _client(*, endpoint_url: str | None, region: str | None) -> Any:
@@ -111,12 +111,12 @@ def _client(*, endpoint_url: str | None, region: str | None) -> Any:
     session = boto3.session.Session(region_name=region)
     # SigV4 everywhere: presigned URLs otherwise fall back to SigV2, which newer regions refuse.
     config = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
-    client = session.client("s3", endpoint_url=endpoint_url, config=config)
-    if _is_aws(client.meta.endpoint_url):
-        return client
     # MinIO and most S3-compatible stores serve buckets as paths, not as host names.
-    config = config.merge(Config(s3={"addressing_style": "path"}))
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    path_style = config.merge(Config(s3={"addressing_style": "path"}))
+    if endpoint_url is not None:
+        return session.client("s3", endpoint_url=endpoint_url, config=config if _is_aws(endpoint_url) else path_style)
+    client = session.client("s3", config=config)  # boto3 picked the endpoint: see which
+    return client if _is_aws(client.meta.endpoint_url) else session.client("s3", config=path_style)
 
 
 def _is_aws(endpoint_url: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -35,9 +34,9 @@ class BlobStore(Protocol):
 def open_store(url: str, *, s3_endpoint_url: str | None = None) -> BlobStore:
     """The store a URL names: `file:///path`, or `s3://bucket/optional/prefix`.
 
-    An S3 store talks to `s3_endpoint_url` (MinIO and other S3-compatible stores; when not passed,
-    CRAFTGEN_S3_ENDPOINT_URL), else wherever boto3 points (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
-    AWS itself). It is checked here, so a missing bucket stops the process at start, named.
+    An S3 store talks to `s3_endpoint_url` (MinIO and other S3-compatible stores; the entry
+    points pass CRAFTGEN_S3_ENDPOINT_URL), else wherever boto3 points (AWS_ENDPOINT_URL_S3,
+    AWS_ENDPOINT_URL, AWS itself). It is checked here, so a missing bucket stops the process at start, named.
     """
     if url.startswith("file://"):
         from craftgen.storage.local import LocalStore
@@ -49,8 +48,7 @@ def open_store(url: str, *, s3_endpoint_url: str | None = None) -> BlobStore:
         parts = urlsplit(url)
         if not parts.netloc:
             raise ValueError(f"storage URL {url!r} names no bucket (expected s3://BUCKET/optional/prefix)")
-        endpoint = s3_endpoint_url or os.environ.get("CRAFTGEN_S3_ENDPOINT_URL") or None
-        store = S3Store(parts.netloc, parts.path.strip("/"), endpoint_url=endpoint)
+        store = S3Store(parts.netloc, parts.path.strip("/"), endpoint_url=s3_endpoint_url)
         store.check()
         return store
     raise ValueError(f"unsupported storage URL {url!r} (expected file://... or s3://BUCKET/prefix)")
