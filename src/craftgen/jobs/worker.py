@@ -124,7 +124,7 @@ class Worker:
             return
         except Canceled:
             for job in ready:
-                self.queue.ack(job.delivery)
+                self._settle(job)
             return
         except Exception as error:  # noqa: BLE001 - any failure of user-driven work is contained
             if len(ready) > 1:
@@ -145,7 +145,7 @@ class Worker:
         except (InvalidRequest, ModelUnavailable) as error:
             self._fail(job, code=error.code, message=error.message)
         except Canceled:
-            self.queue.ack(job.delivery)
+            self._settle(job)
         except Exception as error:  # noqa: BLE001
             self._retry_or_fail(job, error)
         else:
@@ -268,7 +268,7 @@ class Worker:
         for key in self.store.list(f"jobs/{job.job_id}/"):
             if key.startswith(prefix) != bool(won):
                 self.store.delete(key)
-        self.queue.ack(job.delivery)
+        self._settle(job)
 
     def _fail(self, job: _Running, *, code: str, message: str) -> None:
         with transaction(self.sessions) as session:
@@ -277,6 +277,16 @@ class Worker:
                 .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
                 .values(status=states.FAILED, error_code=code, error_message=message, finished_at=time.time())
             )
+        self._settle(job)
+
+    def _settle(self, job: _Running) -> None:
+        """Ack our delivery, unless another worker has taken the job over since our lease ran out:
+        on SQS a stale receipt can still delete the message, which is now the new holder's."""
+        with self.sessions() as session:
+            row = session.execute(select(Job.status, Job.attempts).where(Job.id == job.job_id)).first()
+        if row is not None and row.status in states.ACTIVE and row.attempts != job.attempt:
+            log.info("job %s: attempt %d was superseded; leaving the delivery to its holder", job.job_id, job.attempt)
+            return
         self.queue.ack(job.delivery)
 
     def _retry_or_fail(self, job: _Running, error: Exception) -> None:
