@@ -1,9 +1,9 @@
 """Fast mode: UNet step caching (the DeepCache technique) for the Stable Diffusion UNet family.
 
 Adjacent denoising steps change the UNet's deep features very little. Every `interval` steps
-the UNet runs whole and the input to its last up block (everything below the shallowest skip
-connection) is kept; on the steps between, only the shallowest down block and the last up
-block run, on the kept features. diffusers' built-in cache hooks cover transformer models only,
+the UNet runs whole and the features feeding its last layer are kept; on the steps between,
+only the shallowest branch runs (`conv_in`, the last layer of the last up block, `conv_out`),
+on the kept features. diffusers' built-in cache hooks cover transformer models only,
 so this patches `UNet2DConditionModel` blocks directly (instance attributes, removed on exit,
 like engine/tile_padding.py). With `interval=1` nothing is skipped.
 """
@@ -48,15 +48,22 @@ def _res_count(block: nn.Module) -> int:
 
 @contextmanager
 def deep_cache(unet: UNet2DConditionModel, *, interval: int) -> Iterator[CacheStats]:
-    """Reuse deep UNet features for `interval - 1` of every `interval` forwards."""
+    """Reuse deep UNet features for `interval - 1` of every `interval` forwards.
+
+    The branch kept live is the shallowest one: `conv_in`, the last layer of the last up block
+    (fed by `conv_in`'s output through the first skip connection) and `conv_out`. Its input from
+    below, the output of the layer before it, is what full steps store.
+    """
     stats = CacheStats()
-    if interval <= 1 or len(unet.up_blocks) < 2:
+    last_up = unet.up_blocks[-1]
+    if interval <= 1 or len(unet.up_blocks) < 2 or len(last_up.resnets) < 2:
         yield stats
         return
     state = _CacheState(interval=interval)
-    deep_down = list(unet.down_blocks)[1:]
-    deep_up = list(unet.up_blocks)[:-1]
-    keeper = unet.up_blocks[-2]  # its output is the last up block's input
+    attentions = list(getattr(last_up, "attentions", None) or [])
+    # The layer before the live one ends in its attention (cross-attention blocks) or resnet.
+    keeper = attentions[-2] if attentions else last_up.resnets[-2]
+    skipped_layers: list[nn.Module] = [*last_up.resnets[:-1], *attentions[:-1]]
     patched: list[nn.Module] = []
 
     def count_forward(module: nn.Module, args: Any, kwargs: Any) -> None:
@@ -76,55 +83,52 @@ def deep_cache(unet: UNet2DConditionModel, *, interval: int) -> Iterator[CacheSt
     def after_forward(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         state.calls += 1
 
-    def skip_down(block: nn.Module) -> Any:
-        original = block.forward
+    def keep(module: nn.Module, args: Any, output: Any) -> None:
+        if not state.reuse:
+            state.cached = output[0] if isinstance(output, tuple) else output
 
-        def forward(hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-            if state.reuse:
-                return hidden_states, (hidden_states,) * _res_count(block)
-            return original(hidden_states, *args, **kwargs)
-
-        return forward
-
-    def skip_mid(block: nn.Module) -> Any:
-        original = block.forward
-
-        def forward(hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-            return hidden_states if state.reuse else original(hidden_states, *args, **kwargs)
-
-        return forward
-
-    def skip_up(block: nn.Module) -> Any:
-        original = block.forward
+    def skipping(module: nn.Module, on_reuse: Any) -> Any:
+        original = module.forward
 
         def forward(*args: Any, **kwargs: Any) -> Any:
-            if state.reuse:
-                return state.cached
-            output = original(*args, **kwargs)
-            if block is keeper:
-                state.cached = output
-            return output
+            return on_reuse(*args, **kwargs) if state.reuse else original(*args, **kwargs)
 
         return forward
+
+    def down_dummy(block: nn.Module) -> Any:
+        def on_reuse(hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            # Placeholders for the skip connections; only skipped layers would read them.
+            return hidden_states, (hidden_states,) * _res_count(block)
+
+        return on_reuse
+
+    def passthrough(hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return hidden_states
+
+    def cached(*args: Any, **kwargs: Any) -> Any:
+        return state.cached
+
+    def cached_tuple(*args: Any, **kwargs: Any) -> Any:
+        return (state.cached,)
 
     handles = [
         unet.register_forward_pre_hook(count_forward, with_kwargs=True),
         unet.register_forward_hook(after_forward, with_kwargs=True),
+        keeper.register_forward_hook(keep),
     ]
     try:
-        for block in deep_down:
-            block.forward = skip_down(block)  # type: ignore[method-assign]
-            patched.append(block)
+        replacements: list[tuple[nn.Module, Any]] = [(block, down_dummy(block)) for block in unet.down_blocks]
         if unet.mid_block is not None:
-            unet.mid_block.forward = skip_mid(unet.mid_block)  # type: ignore[method-assign]
-            patched.append(unet.mid_block)
-        for block in deep_up:
-            block.forward = skip_up(block)  # type: ignore[method-assign]
-            patched.append(block)
-        stats.patched_blocks = [type(block).__name__ for block in patched]
+            replacements.append((unet.mid_block, passthrough))
+        replacements += [(block, cached) for block in list(unet.up_blocks)[:-1]]
+        replacements += [(layer, cached_tuple if layer in attentions else cached) for layer in skipped_layers]
+        for module, on_reuse in replacements:
+            module.forward = skipping(module, on_reuse)  # type: ignore[method-assign]
+            patched.append(module)
+        stats.patched_blocks = [type(module).__name__ for module in patched]
         yield stats
     finally:
         for handle in handles:
             handle.remove()
-        for block in patched:
-            del block.forward
+        for module in patched:
+            del module.forward
