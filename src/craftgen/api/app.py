@@ -7,6 +7,7 @@ tests build an app on a temporary folder without touching the environment.
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from craftgen import __version__
 from craftgen.api import routes_images, routes_jobs, routes_meta, routes_uploads
@@ -15,6 +16,7 @@ from craftgen.api.errors import install_error_handlers
 from craftgen.api.metrics import metrics_registry
 from craftgen.api.shapes import ErrorBody
 from craftgen.runtime import Runtime
+from craftgen.web import routes as studio
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -36,4 +38,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(routes_meta.probes)
+    # The studio: web pages over the same API, signed in by a cookie instead of a key.
+    app.include_router(studio.router)
+    app.mount("/static", StaticFiles(directory=studio.STATIC_DIR), name="static")
     return app

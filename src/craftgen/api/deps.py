@@ -1,4 +1,5 @@
-"""The API's dependencies: the runtime the app was built with, and the user an API key names."""
+"""The API's dependencies: the runtime the app was built with, and the user a request speaks for:
+an API key (`Authorization: Bearer`) or the studio's signed session cookie."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 
 from craftgen.accounts import authenticate
-from craftgen.errors import Unauthorized
 from craftgen.db.tables import User
+from craftgen.errors import Unauthorized
 from craftgen.runtime import Runtime
+from craftgen.web.session import COOKIE, CSRF_HEADER, SAFE_METHODS, user_for_token
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -24,14 +27,26 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 def current_user(
-    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The caller, from `Authorization: Bearer <key>`; 401 without a valid key."""
-    if credentials is None:
+    """The caller, from `Authorization: Bearer <key>` or the studio's cookie; 401 without either."""
+    if credentials is not None:
+        user = authenticate(runtime.sessions, credentials.credentials)
+        if user is None:
+            raise Unauthorized("the API key is unknown or has been revoked")
+        return user
+    token = request.cookies.get(COOKIE)
+    if token is None:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    user = authenticate(runtime.sessions, credentials.credentials)
+    # A cookie rides along on any request the browser makes, even one another site's page starts;
+    # a custom header cannot be sent cross-site without CORS, so requiring it stops such forgeries.
+    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != "1":
+        raise HTTPException(403, f"requests signed in with the studio's cookie must send the header '{CSRF_HEADER}: 1'")
+    user = user_for_token(runtime.sessions, runtime.settings, token)
     if user is None:
-        raise Unauthorized("the API key is unknown or has been revoked")
+        raise Unauthorized("your studio sign-in has expired or its key was revoked: sign in again")
     return user
 
 

@@ -1,0 +1,472 @@
+/* craftgen studio: tool forms, uploads, live progress and results, over the v1 API.
+ *
+ * Plain JavaScript, no build step. Calls go to the same origin, so the browser sends the
+ * session cookie; each one also sends the header the API asks of cookie-signed requests
+ * (a page on another site cannot add it). The API's checks are the only validation: its
+ * error message is shown next to the field it names.
+ */
+"use strict";
+
+(() => {
+  const studio = JSON.parse(document.getElementById("studio-data").textContent);
+  const ID = /^[0-9a-f]{32}$/;
+
+  // Helpers --------------------------------------------------------------------------------
+
+  function el(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (value === false || value === null || value === undefined) continue;
+      if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    node.append(...children.filter((child) => child !== null && child !== undefined));
+    return node;
+  }
+
+  function sentence(text) {
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  }
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      const error = (body && body.error) || {};
+      let message = error.message || `The studio answered with an error (${status}).`;
+      if (status === 401) message = "You are signed out. Reload the page to sign in again.";
+      super(sentence(message));
+      this.status = status;
+      this.field = error.field || null;
+    }
+  }
+
+  async function api(path, { method = "GET", json, form } = {}) {
+    const headers = { [studio.csrfHeader]: "1" };
+    let body;
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(json);
+    } else if (form) {
+      body = form;
+    }
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body, credentials: "same-origin" });
+    } catch {
+      throw new ApiError(0, { error: { message: "Could not reach the studio. Is it still running?" } });
+    }
+    const text = await response.text();
+    let payload = null;
+    try {
+      payload = text ? JSON.parse(text) : null;
+    } catch {
+      payload = null;
+    }
+    if (!response.ok) throw new ApiError(response.status, payload);
+    return payload;
+  }
+
+  // Errors, shown by the field they are about ---------------------------------------------------
+
+  function findControl(form, field) {
+    if (!field) return null;
+    const named = form.querySelector(`[name="${CSS.escape(field)}"]:not([type="hidden"])`);
+    return named || form.querySelector(`[data-for~="${CSS.escape(field)}"]`);
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll(".field-error").forEach((node) => node.remove());
+    form.querySelectorAll("[aria-invalid]").forEach((control) => {
+      control.removeAttribute("aria-invalid");
+      const described = (control.getAttribute("aria-describedby") || "")
+        .split(" ")
+        .filter((id) => id && !id.endsWith("-error"));
+      if (described.length) control.setAttribute("aria-describedby", described.join(" "));
+      else control.removeAttribute("aria-describedby");
+    });
+    const formError = form.querySelector("[data-form-error]");
+    if (formError) {
+      formError.textContent = "";
+      formError.hidden = true;
+    }
+  }
+
+  function showError(form, error) {
+    const control = findControl(form, error.field);
+    if (!control) {
+      const formError = form.querySelector("[data-form-error]");
+      formError.textContent = error.message;
+      formError.hidden = false;
+      return;
+    }
+    const alert = el("p", { class: "field-error", role: "alert", id: `${control.id}-error`, text: error.message });
+    control.setAttribute("aria-invalid", "true");
+    const described = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    control.setAttribute("aria-describedby", [...described, alert.id].join(" "));
+    (control.type === "checkbox" ? control.closest("label") : control).after(alert);
+    const details = control.closest("details");
+    if (details) details.open = true;
+    control.focus({ preventScroll: true });
+    control.scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+
+  // Results --------------------------------------------------------------------------------------
+
+  const TITLES = Object.fromEntries(studio.tools.map((tool) => [tool.name, tool.title]));
+
+  /** A job's outputs, grouped per picture: the PNG, its SVG cut file and its 3x3 preview. */
+  function groupOutputs(outputs) {
+    const groups = new Map();
+    for (const output of outputs) {
+      const key = output.name.replace(/\.(png|svg)$/i, "").replace(/-preview$/, "");
+      if (!groups.has(key)) groups.set(key, {});
+      const group = groups.get(key);
+      if (output.kind === "svg") group.svg = output;
+      else if (output.kind === "preview") group.preview = output;
+      else group.image = output;
+    }
+    return [...groups.values()].filter((group) => group.image);
+  }
+
+  /** Nine cells showing the tile as it repeats (the same arrangement as the server's preview). */
+  function repeatView(image, repeat) {
+    const view = el("div", { class: "repeat-view", role: "img", "aria-label": `The tile repeated 3 by 3 (${repeat})` });
+    const cells = [];
+    for (let row = 0; row < 3; row++) {
+      for (let column = 0; column < 3; column++) {
+        const cell = el("span");
+        cell.style.backgroundImage = `url("${image.url}")`;
+        cells.push({ cell, row, column });
+        view.append(cell);
+      }
+    }
+    // Whole pixels per cell, so the browser draws no hairline between tiles that is not in the image.
+    const layout = () => {
+      const width = Math.floor(view.clientWidth / 3);
+      if (!width) return;
+      const height = Math.round((width * image.height) / image.width);
+      for (const { cell, row, column } of cells) {
+        cell.style.width = `${width}px`;
+        cell.style.height = `${height}px`;
+        cell.style.backgroundSize = `${width}px ${height}px`;
+        const x = repeat === "brick" ? row * Math.round(width / 2) : 0;
+        const y = repeat === "half-drop" ? column * Math.round(height / 2) : 0;
+        cell.style.backgroundPosition = `${x}px ${y}px`;
+        if (repeat === "mirror") cell.style.transform = `scale(${column % 2 ? -1 : 1}, ${row % 2 ? -1 : 1})`;
+      }
+    };
+    new ResizeObserver(layout).observe(view);
+    return view;
+  }
+
+  function sendControls(output) {
+    const box = el("div", { class: "send" });
+    const select = el("select");
+    for (const tool of studio.imageTools) select.append(el("option", { value: tool.name, text: tool.title }));
+    const id = `send-${output.image_id}`;
+    select.id = id;
+    const button = el("button", { type: "button", text: "Use as input" });
+    button.addEventListener("click", async () => {
+      box.querySelectorAll(".field-error").forEach((node) => node.remove());
+      button.disabled = true;
+      button.textContent = "Sending…";
+      try {
+        const picture = await fetch(output.url, { credentials: "same-origin" });
+        if (!picture.ok) throw new ApiError(picture.status, null);
+        const form = new FormData();
+        form.append("file", await picture.blob(), output.name);
+        const upload = await api("/v1/uploads", { method: "POST", form });
+        const query = new URLSearchParams({ image: upload.id, from: output.image_id, w: upload.width, h: upload.height });
+        window.location.assign(`/tools/${encodeURIComponent(select.value)}?${query}`);
+      } catch (error) {
+        box.append(el("p", { class: "field-error", role: "alert", text: error.message }));
+        button.disabled = false;
+        button.textContent = "Use as input";
+      }
+    });
+    box.append(el("label", { for: id, text: "Send to" }), select, button);
+    return box;
+  }
+
+  function resultCard(group, job, index, { details = false } = {}) {
+    const { image, svg } = group;
+    const prompt = (job.request && job.request.prompt) || "";
+    const title = TITLES[job.tool] || job.tool;
+    const figure = el("figure", { class: "result" });
+    const picture = el("img", {
+      src: image.url,
+      alt: `${title} result ${index + 1}${prompt ? `: ${prompt}` : ""}`,
+      width: image.width,
+      height: image.height,
+      loading: "lazy",
+    });
+    const single = el("div", { class: `result-view${job.tool === "clipart" || job.tool === "cutout" ? " checker" : ""}` }, picture);
+    figure.append(single);
+    if (job.tool === "pattern") {
+      const repeat = repeatView(image, (job.request && job.request.repeat) || "grid");
+      repeat.hidden = true;
+      const id = `repeat-${image.image_id}`;
+      const toggle = el("input", { type: "checkbox", id });
+      toggle.addEventListener("change", () => {
+        repeat.hidden = !toggle.checked;
+        single.hidden = toggle.checked;
+      });
+      figure.append(repeat, el("label", { class: "check", for: id }, toggle, " Show 3×3 repeat"));
+    }
+    const facts = [`${image.width} × ${image.height} px`];
+    if (job.request && job.request.model === "tiny") facts.push("tiny test model: noise");
+    const caption = el("figcaption", {}, facts.join(" · "));
+    if (details) {
+      const when = new Date(job.created_at * 1000).toLocaleString();
+      caption.prepend(el("strong", { text: title }), prompt ? ` “${prompt}”` : "", el("br"), when, el("br"));
+    }
+    figure.append(caption);
+    const links = el(
+      "div",
+      { class: "downloads" },
+      el("a", { class: "button", href: image.url, download: image.name, text: "Download PNG" }),
+      svg ? el("a", { class: "button", href: svg.url, download: svg.name, text: "Download SVG" }) : null,
+    );
+    figure.append(links, sendControls(image));
+    return figure;
+  }
+
+  // A tool page ----------------------------------------------------------------------------------
+
+  function setupDropzone(form) {
+    const zone = form.querySelector("[data-dropzone]");
+    if (!zone) return () => null;
+    const input = zone.querySelector('input[type="file"]');
+    const hidden = zone.querySelector('input[name="image"]');
+    const drop = zone.querySelector("[data-drop]");
+    const preview = zone.querySelector("[data-preview]");
+    const previewImage = zone.querySelector("[data-preview-img]");
+    const caption = zone.querySelector("[data-preview-caption]");
+    let pending = null;
+    let objectUrl = null;
+
+    const show = (src, width, height, note) => {
+      previewImage.src = src;
+      caption.textContent = width && height ? `${width} × ${height} px${note ? ` · ${note}` : ""}` : note || "";
+      preview.hidden = false;
+    };
+
+    const upload = (file) => {
+      clearErrors(form);
+      hidden.value = "";
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+      objectUrl = URL.createObjectURL(file);
+      show(objectUrl, 0, 0, "Uploading…");
+      const body = new FormData();
+      body.append("file", file, file.name || "image.png");
+      pending = api("/v1/uploads", { method: "POST", form: body })
+        .then((result) => {
+          hidden.value = result.id;
+          show(objectUrl, result.width, result.height, "ready");
+          return result;
+        })
+        .catch((error) => {
+          pending = null; // a later Generate goes to the API, which names what is missing
+          preview.hidden = true;
+          showError(form, { field: error.field || "file", message: error.message });
+          return null;
+        });
+      return pending;
+    };
+
+    input.addEventListener("change", () => {
+      if (input.files && input.files[0]) upload(input.files[0]);
+    });
+    for (const name of ["dragenter", "dragover"]) {
+      drop.addEventListener(name, (event) => {
+        event.preventDefault();
+        drop.classList.add("over");
+      });
+    }
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (event) => {
+      event.preventDefault();
+      drop.classList.remove("over");
+      const file = event.dataTransfer && event.dataTransfer.files[0];
+      if (file) upload(file);
+    });
+
+    // Sent here by "Use as input": the upload exists already; show the picture it came from.
+    const params = new URLSearchParams(window.location.search);
+    const given = params.get("image");
+    if (given && ID.test(given)) {
+      hidden.value = given;
+      const from = params.get("from");
+      const width = Number(params.get("w")) || 0;
+      const height = Number(params.get("h")) || 0;
+      if (from && ID.test(from)) show(`/v1/images/${from}/file`, width, height, "from your results");
+      else show("", width, height, "uploaded");
+    }
+    return () => pending;
+  }
+
+  function collect(form) {
+    const body = { tool: form.dataset.tool };
+    for (const control of form.elements) {
+      if (!control.name || control.disabled) continue;
+      if (control.type === "checkbox") body[control.name] = control.checked;
+      else if (control.value === "") continue;
+      else if (control.dataset.kind === "number") body[control.name] = Number(control.value);
+      else body[control.name] = control.value;
+    }
+    return body;
+  }
+
+  function setupToolPage(form) {
+    const pendingUpload = setupDropzone(form);
+    const generate = form.querySelector("[data-generate]");
+    const panel = document.querySelector("[data-progress-panel]");
+    const bar = panel.querySelector("progress");
+    const text = panel.querySelector("[data-progress-text]");
+    const cancel = panel.querySelector("[data-cancel]");
+    const resultsPanel = document.querySelector("[data-results-panel]");
+    const results = resultsPanel.querySelector("[data-results]");
+    const note = resultsPanel.querySelector("[data-results-note]");
+    const empty = document.querySelector("[data-empty]");
+    let current = null;
+
+    form.querySelectorAll("[data-idea]").forEach((chip) =>
+      chip.addEventListener("click", () => {
+        const prompt = form.querySelector('[name="prompt"]');
+        prompt.value = chip.dataset.idea;
+        prompt.focus();
+      }),
+    );
+
+    const update = (state) => {
+      bar.value = Math.round((state.progress || 0) * 100);
+      bar.textContent = `${bar.value}%`;
+      if (state.status === "queued") {
+        text.textContent =
+          state.queue_position === null || state.queue_position === undefined
+            ? "Waiting in the queue…"
+            : `Position in queue: ${state.queue_position + 1}`;
+      } else if (state.status === "running") {
+        text.textContent = `Making it… ${bar.value}%`;
+      }
+    };
+
+    const finish = (job) => {
+      current = null;
+      cancel.hidden = true;
+      generate.disabled = false;
+      if (job.status === "succeeded") {
+        bar.value = 100;
+        text.textContent = "Done.";
+        results.replaceChildren(...groupOutputs(job.outputs).map((group, index) => resultCard(group, job, index)));
+        note.textContent = (job.warnings || []).join(" ");
+        note.hidden = !note.textContent;
+        resultsPanel.hidden = false;
+        resultsPanel.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      } else if (job.status === "canceled") {
+        text.textContent = "Canceled.";
+      } else {
+        text.textContent = "It did not work this time.";
+        const message = (job.error && job.error.message) || "the job failed";
+        showError(form, { field: null, message: sentence(message) });
+      }
+    };
+
+    const poll = async (jobId) => {
+      while (current === jobId) {
+        try {
+          const job = await api(`/v1/jobs/${jobId}`);
+          if (["succeeded", "failed", "canceled", "dead"].includes(job.status)) return finish(job);
+          update(job);
+        } catch (error) {
+          if (error.status && error.status < 500) {
+            current = null;
+            generate.disabled = false;
+            return showError(form, error);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    };
+
+    const follow = (job) => {
+      current = job.id;
+      empty.hidden = true;
+      panel.hidden = false;
+      cancel.hidden = false;
+      cancel.disabled = false;
+      update({ status: job.status, progress: 0, queue_position: job.queue_position });
+      const events = new EventSource(`/v1/jobs/${encodeURIComponent(job.id)}/events`);
+      events.addEventListener("progress", (event) => update(JSON.parse(event.data)));
+      events.addEventListener("status", (event) => {
+        events.close();
+        finish(JSON.parse(event.data));
+      });
+      events.onerror = () => {
+        // The stream broke before the final event: carry on by asking now and then.
+        events.close();
+        poll(job.id);
+      };
+    };
+
+    cancel.addEventListener("click", async () => {
+      if (!current) return;
+      cancel.disabled = true;
+      try {
+        await api(`/v1/jobs/${encodeURIComponent(current)}`, { method: "DELETE" });
+      } catch {
+        // Finished meanwhile: the event stream brings the result.
+      }
+    });
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (current) return;
+      clearErrors(form);
+      generate.disabled = true;
+      try {
+        const upload = pendingUpload();
+        if (upload && !(await upload)) {
+          generate.disabled = false;
+          return; // the upload's own error is already showing
+        }
+        const job = await api("/v1/jobs", { method: "POST", json: collect(form) });
+        follow(job);
+      } catch (error) {
+        generate.disabled = false;
+        showError(form, error);
+      }
+    });
+  }
+
+  // My images -------------------------------------------------------------------------------------
+
+  async function setupMyImages(root) {
+    const status = document.getElementById("images-status");
+    const failure = document.getElementById("images-error");
+    try {
+      const { jobs } = await api("/v1/jobs?limit=100");
+      const done = jobs.filter((job) => job.status === "succeeded");
+      const cards = [];
+      for (const job of done) {
+        groupOutputs(job.outputs).forEach((group, index) => cards.push(resultCard(group, job, index, { details: true })));
+      }
+      root.replaceChildren(...cards);
+      if (cards.length) {
+        status.textContent = cards.length === 1 ? "1 image." : `${cards.length} images.`;
+      } else {
+        status.replaceChildren("Nothing here yet. ", el("a", { href: "/", text: "Make something" }), " and it will show up here.");
+      }
+    } catch (error) {
+      status.textContent = "";
+      failure.textContent = error.message;
+      failure.hidden = false;
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("tool-form");
+    if (form) setupToolPage(form);
+    const mine = document.querySelector("[data-my-images]");
+    if (mine) setupMyImages(mine);
+  });
+})();

@@ -1,0 +1,289 @@
+"""The studio end to end in Chromium: fill a tool's form, generate, watch progress, see and
+download the result; bad input shows the API's message by its field; results travel to another
+tool; every page is screenshotted at desktop and phone width into tests/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Download, Locator, Page, expect
+
+from tests.web.conftest import DESKTOP, PHONE, RESULT_TIMEOUT, SCREENSHOTS, Studio
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TITLES = {
+    "pattern": "Pattern",
+    "clipart": "Clipart",
+    "text": "Text to image",
+    "cutout": "Cutout",
+    "variations": "Variations",
+    "outpaint": "Outpaint",
+    "upscale": "Upscale",
+}
+
+# Keeps every text the progress line shows, so a test can tell it saw the job move.
+WATCH_PROGRESS = """() => {
+  window.progressSeen = [];
+  const text = document.querySelector("[data-progress-text]");
+  const bar = document.querySelector("progress");
+  new MutationObserver(() => window.progressSeen.push(`${text.textContent}|${bar.value}`))
+    .observe(document.querySelector("[data-progress-panel]"), {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def generate(page: Page) -> None:
+    """Press Generate and check the live progress shows up."""
+    page.evaluate(WATCH_PROGRESS)
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_role("progressbar", name="Progress")).to_be_visible()
+
+
+def first_result(page: Page, title: str) -> Locator:
+    """The first result card, once the job has finished."""
+    expect(page.get_by_role("img", name=re.compile(rf"^{title} result 1"))).to_be_visible(timeout=RESULT_TIMEOUT)
+    seen = page.evaluate("window.progressSeen")
+    assert any(re.search(r"Position in queue: \d+|Making it… \d+%", entry) for entry in seen), seen
+    expect(page.get_by_role("progressbar", name="Progress")).to_have_attribute("value", "100")
+    return page.locator("[data-results] figure").first
+
+
+def download(page: Page, link: Locator) -> tuple[Download, bytes]:
+    with page.expect_download() as info:
+        link.click()
+    result = info.value
+    return result, Path(result.path()).read_bytes()
+
+
+def png_size(data: bytes) -> tuple[int, int, str, dict[str, object]]:
+    assert data.startswith(PNG_SIGNATURE)
+    with Image.open(io.BytesIO(data)) as image:
+        return image.width, image.height, image.mode, dict(image.info)
+
+
+def sample_png(path: Path, size: tuple[int, int] = (64, 64)) -> Path:
+    image = Image.new("RGB", size, (240, 236, 228))
+    image.paste((40, 110, 190), (16, 16, size[0] - 16, size[1] - 16))
+    image.save(path)
+    return path
+
+
+def upload(page: Page, path: Path) -> None:
+    page.get_by_label("Your image").set_input_files(path)
+    with Image.open(path) as image:
+        expected = f"{image.width} × {image.height} px · ready"
+    expect(page.locator("[data-preview-caption]")).to_have_text(expected)
+
+
+def shoot(page: Page, name: str) -> None:
+    """A full-page screenshot, once every picture on the page has loaded (lazy ones too)."""
+    page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })")
+    page.wait_for_function("[...document.images].every(i => !i.getAttribute('src') || (i.complete && i.naturalWidth > 0))")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def test_pattern_generate_progress_repeat_view_and_download(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Pattern").click()
+    expect(page).to_have_url(re.compile(r"/tools/pattern$"))
+    page.get_by_label("Prompt").fill("cute strawberries on pale pink")
+    page.get_by_label("Repeat", exact=True).select_option(label="Half-drop")
+    generate(page)
+    card = first_result(page, "Pattern")
+    expect(card).to_contain_text("128 × 128 px")
+    expect(card).to_contain_text("tiny test model: noise")
+
+    # The 3x3 view replaces the single tile, and back.
+    repeat = card.get_by_role("img", name=re.compile("repeated 3 by 3"))
+    expect(repeat).to_be_hidden()
+    card.get_by_label("Show 3×3 repeat").check()
+    expect(repeat).to_be_visible()
+    expect(card.get_by_role("img", name=re.compile("^Pattern result 1"))).to_be_hidden()
+    cells = repeat.locator("span")
+    expect(cells).to_have_count(9)
+    # half-drop: the middle column is shifted down by half a tile.
+    positions = cells.evaluate_all("cells => cells.map(c => c.style.backgroundPosition)")
+    assert positions[0] == "0px 0px" and positions[1] != "0px 0px" and positions[3] == positions[0]
+    shoot(page, "pattern-result-desktop")
+    page.set_viewport_size(PHONE)
+    shoot(page, "pattern-result-phone")
+    page.set_viewport_size(DESKTOP)
+    card.get_by_label("Show 3×3 repeat").uncheck()
+    expect(repeat).to_be_hidden()
+
+    file, data = download(page, card.get_by_role("link", name="Download PNG"))
+    width, height, _, info = png_size(data)
+    assert (width, height) == (128, 128)
+    assert file.suggested_filename == "pattern-0.png"
+    assert json.loads(str(info["craftgen"]))["repeat"] == "half-drop"
+
+
+def test_clipart_downloads_png_and_svg(page: Page) -> None:
+    page.goto("/tools/clipart")
+    page.get_by_role("button", name="a happy cartoon sun").click()  # an idea chip fills the prompt
+    expect(page.get_by_label("Prompt")).to_have_value("a happy cartoon sun")
+    generate(page)
+    card = first_result(page, "Clipart")
+
+    _, data = download(page, card.get_by_role("link", name="Download PNG"))
+    assert png_size(data)[2] == "RGBA"  # transparent background
+    file, svg = download(page, card.get_by_role("link", name="Download SVG"))
+    assert file.suggested_filename.endswith(".svg")
+    assert b"<svg" in svg[:500]
+
+
+def test_outpaint_upload_add_to_the_left(page: Page, tmp_path: Path) -> None:
+    page.goto("/tools/outpaint")
+    upload(page, sample_png(tmp_path / "square.png", (64, 64)))
+    page.get_by_label("Add to the left").fill("64")
+    generate(page)
+    card = first_result(page, "Outpaint")
+    expect(card).to_contain_text("128 × 64 px")
+    _, data = download(page, card.get_by_role("link", name="Download PNG"))
+    assert png_size(data)[:2] == (128, 64)  # wider than the 64 px input
+
+
+def expect_field_error(page: Page, control: Locator, message: str) -> None:
+    """The API's message, in an alert right after the control, which is marked invalid."""
+    expect(control).to_have_attribute("aria-invalid", "true")
+    alert = page.get_by_role("alert").filter(has_text=re.compile(message, re.IGNORECASE))
+    expect(alert).to_be_visible()
+    after = control.evaluate(
+        "c => { const a = c.type === 'checkbox' ? c.closest('label') : c; const n = a.nextElementSibling;"
+        " return [n.getAttribute('role'), n.textContent, (c.getAttribute('aria-describedby') || '').includes(n.id)]; }"
+    )
+    assert after[0] == "alert" and re.search(message, after[1], re.IGNORECASE) and after[2], after
+
+
+def test_bad_input_shows_the_api_message_by_its_field(page: Page, tmp_path: Path) -> None:
+    page.goto("/tools/pattern")
+    prompt, width = page.get_by_label("Prompt"), page.get_by_label("Tile width")
+
+    page.get_by_role("button", name="Generate").click()
+    expect_field_error(page, prompt, "the pattern tool needs a prompt")
+
+    prompt.fill("gingham")
+    width.fill("100")
+    page.get_by_role("button", name="Generate").click()
+    expect_field_error(page, width, "width must be a multiple of 8, got 100")
+    expect(prompt).not_to_have_attribute("aria-invalid", "true")  # the old error is gone
+    expect(page.get_by_role("alert").filter(has_text="needs a prompt")).to_have_count(0)
+    shoot(page, "pattern-error-desktop")
+
+    # A field under "More options" opens them to show its error.
+    width.fill("128")
+    page.get_by_label("Repeat", exact=True).select_option("half-drop")
+    page.get_by_text("More options").click()
+    page.get_by_label("Seamless left to right").uncheck()
+    page.get_by_text("More options").click()
+    page.get_by_role("button", name="Generate").click()
+    expect_field_error(page, page.get_by_label("Seamless left to right"), "half-drop repeat needs seamless_x")
+
+    page.goto("/tools/outpaint")
+    page.get_by_role("button", name="Generate").click()
+    expect_field_error(page, page.get_by_label("Your image"), "needs an input image")
+    upload(page, sample_png(tmp_path / "in.png"))
+    page.get_by_role("button", name="Generate").click()  # every side still 0
+    expect_field_error(page, page.get_by_label("Add to the left"), "at least one side")
+
+    bad = tmp_path / "not-an-image.png"
+    bad.write_bytes(b"hello, I am text")
+    page.get_by_label("Your image").set_input_files(bad)
+    expect_field_error(page, page.get_by_label("Your image"), "not a readable image")
+    page.get_by_role("button", name="Generate").click()  # the refused upload left no image behind
+    expect_field_error(page, page.get_by_label("Your image"), "needs an input image")
+
+
+def test_use_as_input_sends_a_result_to_another_tool(page: Page) -> None:
+    page.goto("/tools/text")
+    page.get_by_label("Prompt").fill("a watercolor fox")
+    generate(page)
+    card = first_result(page, "Text to image")
+    card.get_by_label("Send to").select_option(label="Outpaint")
+    card.get_by_role("button", name="Use as input").click()
+
+    expect(page).to_have_url(re.compile(r"/tools/outpaint\?image=[0-9a-f]{32}&from=[0-9a-f]{32}"))
+    expect(page.get_by_role("img", name="Your image")).to_be_visible()
+    expect(page.locator("[data-preview-caption]")).to_contain_text("128 × 128 px")
+    page.get_by_label("Add to the right").fill("64")
+    generate(page)
+    expect(first_result(page, "Outpaint")).to_contain_text("192 × 128 px")
+
+
+def test_my_images_lists_finished_work_newest_first(page: Page) -> None:
+    page.goto("/")  # the first visit signs the local user in
+    headers = {"X-Craftgen-CSRF": "1"}
+    # The cookie alone is not enough for a POST: a page on another site could make the browser send it.
+    refused = page.request.post("/v1/jobs", data={"tool": "clipart", "prompt": "a lemon"})
+    assert refused.status == 403 and refused.json()["error"]["code"] == "forbidden"
+    ids = []
+    for prompt in ("a lemon", "a pear"):
+        accepted = page.request.post("/v1/jobs", data={"tool": "clipart", "prompt": prompt}, headers=headers)
+        assert accepted.status == 202, accepted.text()
+        ids.append(accepted.json()["id"])
+    deadline = time.monotonic() + RESULT_TIMEOUT / 1000
+    for job_id in ids:
+        while (status := page.request.get(f"/v1/jobs/{job_id}").json()["status"]) not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, "the job did not finish"
+            time.sleep(0.2)
+        assert status == "succeeded"
+
+    page.get_by_role("link", name="My images").click()
+    expect(page.get_by_text(re.compile(r"^\d+ images?\.$"))).to_be_visible()
+    pear = page.get_by_role("img", name="Clipart result 1: a pear")
+    lemon = page.get_by_role("img", name="Clipart result 1: a lemon")
+    expect(pear).to_be_visible()
+    names = page.get_by_role("img").evaluate_all("images => images.map(i => i.alt)")
+    assert names.index("Clipart result 1: a pear") < names.index("Clipart result 1: a lemon")
+    card = page.get_by_role("figure").filter(has=lemon)
+    expect(card.get_by_role("link", name="Download SVG")).to_have_attribute("href", re.compile(r"^/v1/images/\w+/file$"))
+    expect(card.get_by_role("button", name="Use as input")).to_be_visible()
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a")]
+  .filter(c => c.offsetParent !== null)
+  .filter(c => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
+  .map(c => c.outerHTML)"""
+
+
+@pytest.mark.parametrize("size_name", ["desktop", "phone"])
+def test_every_page_fits_has_labels_and_is_screenshotted(
+    page: Page, browser: Browser, studio: Studio, size_name: str
+) -> None:
+    viewport = DESKTOP if size_name == "desktop" else PHONE
+    page.set_viewport_size(viewport)
+    pages = {"home": "/", **{f"tool-{tool}": f"/tools/{tool}" for tool in TITLES}, "images": "/images", "signin": "/signin"}
+    for name, path in pages.items():
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.get_by_role("note")).to_have_text("The built-in tiny model makes noise images, for testing only.")
+        if name == "images":
+            expect(page.get_by_text("Loading your images…")).to_be_hidden(timeout=RESULT_TIMEOUT)
+        if page.get_by_text("More options").count():
+            page.get_by_text("More options").click()  # its controls need names too
+        assert page.evaluate(UNLABELLED) == [], f"{path}: controls without a visible name"
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= viewport["width"], f"{path} scrolls sideways at {viewport['width']} px ({overflow})"
+        shoot(page, f"{name}-{size_name}")
+    # Signing in with a wrong key, in a fresh profile (no session yet): the error is by its field.
+    fresh = browser.new_context(base_url=studio.url, viewport=viewport)
+    try:
+        signin = fresh.new_page()
+        signin.goto("/signin")
+        signin.get_by_label("API key").fill("cg_not_a_key")
+        signin.get_by_role("button", name="Sign in").click()
+        expect_field_error(signin, signin.get_by_label("API key"), "not known here")
+        shoot(signin, f"signin-error-{size_name}")
+    finally:
+        fresh.close()
+
+    # The home page: one card per tool, each a link named after its tool.
+    page.goto("/")
+    for tool, title in TITLES.items():
+        expect(page.get_by_role("link", name=title, exact=True)).to_have_attribute("href", f"/tools/{tool}")
