@@ -84,7 +84,10 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
 def context(browser: Browser, studio: Studio) -> Iterator[BrowserContext]:
     """A fresh browser profile (no cookies) at desktop size; closed after the test."""
     context = browser.new_context(base_url=studio.url, viewport=DESKTOP, accept_downloads=True)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # generous: CI machines run other suites alongside
+    # Errors the page reports only as window "error" events (e.g. a ResizeObserver loop) reach
+    # the console this way, where the page fixture sees them.
+    context.add_init_script("window.addEventListener('error', e => console.error(`window error: ${e.message}`))")
     try:
         yield context
     finally:

@@ -10,6 +10,7 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Download, Locator, Page, expect
@@ -110,6 +111,10 @@ def test_pattern_generate_progress_repeat_view_and_download(page: Page) -> None:
     # half-drop: the middle column is shifted down by half a tile.
     positions = cells.evaluate_all("cells => cells.map(c => c.style.backgroundPosition)")
     assert positions[0] == "0px 0px" and positions[1] != "0px 0px" and positions[3] == positions[0]
+    # No hairline between the cells (a white row or column the image does not have).
+    with Image.open(io.BytesIO(repeat.screenshot())) as shot:
+        grey = np.asarray(shot.convert("L"), dtype=np.float32)[:-2, :-2]  # the view may end in a spare pixel
+    assert grey.mean(axis=1).max() < 235 and grey.mean(axis=0).max() < 235
     shoot(page, "pattern-result-desktop")
     page.set_viewport_size(PHONE)
     shoot(page, "pattern-result-phone")

@@ -139,6 +139,9 @@
         view.append(cell);
       }
     }
+    // The view's height follows from its width alone, so laying out the cells never resizes the
+    // element being observed (which would make the ResizeObserver loop).
+    view.style.aspectRatio = `${image.width} / ${image.height}`;
     // Whole pixels per cell, so the browser draws no hairline between tiles that is not in the image.
     const layout = () => {
       const width = Math.floor(view.clientWidth / 3);
