@@ -87,6 +87,7 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # metrics, warnings
+    preview: Mapped[str | None] = mapped_column(Text, nullable=True)  # data: URL of the live preview
     batch_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Float, default=now)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
