@@ -40,6 +40,8 @@ from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.schemas import GenerateRequest
 
+from bench_table import Row, cpu_model, print_rows, ratio
+
 PROMPT = "watercolor floral pattern"
 SEED = 1234
 GUIDANCE = 7.5
@@ -83,17 +85,6 @@ class Timing:
 
     def describe(self) -> str:
         return f"{self.median:.3f} s [{min(self.samples):.3f}-{max(self.samples):.3f}]"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the table: what ran, craftgen's value, the baseline's, and their ratio."""
-
-    name: str
-    craftgen: str
-    baseline: str
-    ratio: str
-    note: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,16 +137,6 @@ def max_pixel_diff(a: Sequence[Image.Image], b: Sequence[Image.Image]) -> int:
         int(np.abs(np.asarray(x, dtype=np.int16) - np.asarray(y, dtype=np.int16)).max())
         for x, y in zip(a, b, strict=True)
     )
-
-
-def ratio(baseline: float, craftgen: float) -> str:
-    """Every ratio reads the same way: baseline / craftgen, so above 1 craftgen does better."""
-    return f"{baseline / craftgen:.2f}x"
-
-
-# ---------------------------------------------------------------------------------------------
-# Row 1: text x4
-# ---------------------------------------------------------------------------------------------
 
 
 def bench_text(engine: Engine, settings: Settings) -> list[Row]:
@@ -457,16 +438,6 @@ def bench_upscale(settings: Settings) -> list[Row]:
 # ---------------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def header(settings: Settings) -> str:
     mode = "smoke" if settings.smoke else "full"
     return "\n".join(
@@ -478,15 +449,6 @@ def header(settings: Settings) -> str:
             f"times = median of {settings.repeats} repeat(s) after 1 warm-up",
         ]
     )
-
-
-def table(rows: Sequence[Row]) -> str:
-    columns = ("row", "craftgen", "baseline", "baseline/craftgen", "setup / check")
-    cells = [columns] + [(r.name, r.craftgen, r.baseline, r.ratio, r.note) for r in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 def footer(settings: Settings) -> str:
@@ -573,9 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(header(settings), flush=True)
     engine = make_engine(settings)
     rows = bench_text(engine, settings) + bench_outpaint(engine, settings) + bench_upscale(settings)
-    print()
-    print(table(rows))
-    print()
+    print_rows(rows)
     print(footer(settings))
     print(f"total wall time {time.perf_counter() - started:.1f} s")
     return 0

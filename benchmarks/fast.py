@@ -24,6 +24,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from craftgen.engine.deepcache import deep_cache
 from craftgen.engine.tiny import build_scheduler, build_unet
 
+from bench_table import Row, print_rows, ratio
+
 
 def sd15_unet() -> UNet2DConditionModel:
     torch.manual_seed(0)
@@ -42,6 +44,10 @@ def denoise(unet: UNet2DConditionModel, scheduler: DDIMScheduler, *, steps: int,
             uncond, cond = noise.chunk(2)
             latents = scheduler.step(uncond + 7.5 * (cond - uncond), t, latents).prev_sample
     return latents
+
+
+def flop_text(flops: float) -> str:
+    return f"{flops / 1e12:.3f} TFLOP" if flops >= 1e11 else f"{flops / 1e9:.3f} GFLOP"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -86,13 +92,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     t_full, t_fast = statistics.median(times["full"]), statistics.median(times["fast"])
     print(f"craftgen fast-mode benchmark: {label}, {steps} steps, guidance batch 2, interval {args.interval}, "
           f"{args.threads} threads, median of {repeats}; torch {torch.__version__}")
-    print(f"{'row':48} {'fast':>14} {'full (baseline)':>16} {'ratio':>8}")
-    print(f"{'fast mode: UNet loop wall time':48} {t_fast:>12.2f} s {t_full:>14.2f} s {t_full / t_fast:>7.2f}x")
-    print(f"{'fast mode: UNet FLOPs':48} {flops['fast'] / 1e12:>10.3f} TFLOP {flops['full'] / 1e12:>11.3f} TFLOP "
-          f"{flops['full'] / flops['fast']:>7.2f}x")
-    print(f"{'fast mode: final latents, relative L2 to full':48} {deviation:>14.4f}")
-    print("random weights: the deviation shows how far caching moves the result, not image quality.")
-
+    setup = f"{label}, {steps} DDIM steps, interval {args.interval}"
+    print_rows(
+        [
+            Row(
+                "fast mode: UNet loop wall time",
+                craftgen=f"{t_fast:.2f} s",
+                baseline=f"{t_full:.2f} s (full UNet every step)",
+                ratio=ratio(t_full, t_fast),
+                note=f"{setup}; median of {repeats}",
+            ),
+            Row(
+                "fast mode: UNet FLOPs",
+                craftgen=flop_text(flops["fast"]),
+                baseline=flop_text(flops["full"]),
+                ratio=ratio(flops["full"], flops["fast"]),
+                note="torch.utils.flop_counter",
+            ),
+            Row(
+                "fast mode: final latents, relative L2 to full",
+                craftgen=f"{deviation:.4f}",
+                baseline="0 (full)",
+                ratio="-",
+                note="random weights: how far caching moves the result, not image quality",
+            ),
+        ]
+    )
 
 if __name__ == "__main__":
     main()

@@ -41,6 +41,8 @@ from craftgen.jobs.worker import Worker
 from craftgen.runtime import build_runtime
 from craftgen.schemas import GenerateRequest
 
+from bench_table import Row, print_rows, ratio
+
 JOB = {"tool": "text", "prompt": "a cute cat", "width": 128, "height": 128, "steps": 3, "seed": 1}
 ROW_OVERHEAD = "1 service end-to-end vs in-process engine (tiny text job)"
 ROW_THROUGHPUT = "2 API + queue throughput, generation stubbed"
@@ -178,18 +180,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         service, local = bench_overhead(jobs=jobs, folder=Path(folder))
         rate = bench_throughput(jobs=stub_jobs, workers=2, clients=8, folder=Path(folder))
     print(f"craftgen service benchmark ({'smoke' if args.smoke else 'full'}); {os.cpu_count()} cores; SQLite + local files")
-    print(f"{'row':62} {'measured':>24} {'baseline':>24} {'ratio':>8}")
-    print(
-        f"{ROW_OVERHEAD:62} {service:>22.3f} s {local:>22.3f} s {service / local:>7.2f}x"
-        f"   (+{(service - local) * 1000:.0f} ms per job; median of {jobs})"
+    print_rows(
+        [
+            Row(
+                ROW_OVERHEAD,
+                craftgen=f"{service:.3f} s",
+                baseline=f"{local:.3f} s (engine.run in-process)",
+                ratio=ratio(local, service),
+                note=f"+{(service - local) * 1000:.0f} ms per job; median of {jobs}",
+            ),
+            Row(
+                ROW_THROUGHPUT,
+                craftgen=f"{rate:.1f} jobs/s",
+                baseline="-",
+                ratio="-",
+                note=f"{stub_jobs} jobs, 8 clients, 2 worker threads, one process",
+            ),
+        ]
     )
-    print(f"{ROW_THROUGHPUT:62} {rate:>18.1f} jobs/s {'-':>24} {'':>8}   ({stub_jobs} jobs, 8 clients, 2 worker threads)")
     print(
         "how to read: row 1 includes HTTP, the SQLite queue, the worker's claim poll (0.05 s), PNG storage and "
         "the client's status poll; the baseline is engine.run() in-process on the same request. Row 2 is one "
         "process (API + worker threads share the GIL), so it is a floor for what separate processes carry."
     )
-
 
 if __name__ == "__main__":
     main()
