@@ -13,6 +13,9 @@ ROWS = {
     "engine.py": ("1a text x4", "1b text x4", "2  outpaint", "3a upscale", "3b upscale", "3c upscale", "3d upscale"),
     "service.py": ("1 service end-to-end vs in-process engine", "jobs/s"),
     "fast.py": ("UNet loop wall time", "UNet FLOPs", "relative L2"),
+    "precision.py": ("classic attention vs SDPA", "channels-last", "torch.compile steady state", "bf16 weights"),
+    "batching.py": ("batching across users", "live previews"),
+    "gallery.py": ("gallery newest page p95", "gallery deep page (cursor) p95", "gallery search rare word", "postgresql"),
 }
 
 

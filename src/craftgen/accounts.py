@@ -1,12 +1,21 @@
-"""Users and API keys. Keys are random, shown once, and stored only as their SHA-256."""
+"""Users, passwords and API keys. Keys are random, shown once, and stored only as their SHA-256;
+passwords are stored as argon2id hashes (argon2-cffi), rehashed when the parameters change.
+
+A web sign-in with a password makes a fresh key of kind "session" whose id the studio cookie
+names, so cookies and keys share one mechanism and signing out revokes that key.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +24,16 @@ from craftgen.db.tables import ApiKey, User
 from craftgen.errors import InvalidRequest
 
 PLANS = ("free", "pro")
+ROLES = ("user", "admin")
+KEY_KINDS = ("api", "session")
 KEY_PREFIX = "cg_"
+# Names show on public images; keep them short, plain and unambiguous in a URL.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,39}")
+MAX_PASSWORD_CHARS = 1024  # argon2 hashes any length; this only bounds the work one request can ask for
+DISABLED_MESSAGE = "this account has been disabled by an administrator"
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _hasher.hash("craftgen: a password nobody has")  # so an unknown name costs the same time
 
 
 def hash_key(key: str) -> str:
@@ -23,36 +41,145 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_user(sessions: sessionmaker[Session], *, name: str, plan: str = "free") -> tuple[User, str]:
+@dataclass(frozen=True)
+class NewKey:
+    """A key just made: the key itself (shown once) and its row's id and prefix."""
+
+    key: str
+    id: str
+    prefix: str
+
+
+def create_user(
+    sessions: sessionmaker[Session],
+    *,
+    name: str,
+    plan: str = "free",
+    role: str = "user",
+    password: str | None = None,
+    min_password_length: int = 10,
+) -> tuple[User, str]:
     """A new user and their first API key (the only time the key is visible)."""
-    if plan not in PLANS:
-        raise InvalidRequest(f"plan must be one of {', '.join(PLANS)}, got {plan!r}", field="plan")
-    if not name.strip():
-        raise InvalidRequest("name must not be empty", field="name")
-    try:
-        with transaction(sessions) as session:
-            user = User(name=name.strip(), plan=plan)
-            session.add(user)
-            session.flush()
-            key = _add_key(session, user.id)
-    except IntegrityError:
-        raise InvalidRequest(f"a user named {name!r} already exists", field="name") from None
+    user, key = _insert_user(
+        sessions, name=name, plan=plan, role=role, password=password, min_password_length=min_password_length, key=True
+    )
+    assert key is not None
     return user, key
 
 
-def create_key(sessions: sessionmaker[Session], *, user_id: str) -> str:
+def _insert_user(
+    sessions: sessionmaker[Session],
+    *,
+    name: str,
+    plan: str,
+    role: str,
+    password: str | None,
+    min_password_length: int,
+    key: bool,
+) -> tuple[User, str | None]:
+    if plan not in PLANS:
+        raise InvalidRequest(f"plan must be one of {', '.join(PLANS)}, got {plan!r}", field="plan")
+    if role not in ROLES:
+        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, got {role!r}", field="role")
+    if not name.strip():
+        raise InvalidRequest("name must not be empty", field="name")
+    password_hash = None
+    if password is not None:
+        check_password(password, min_length=min_password_length)
+        password_hash = _hasher.hash(password)
+    try:
+        with transaction(sessions) as session:
+            user = User(name=name.strip(), plan=plan, role=role, password_hash=password_hash)
+            session.add(user)
+            session.flush()
+            first_key = _add_key(session, user.id).key if key else None
+    except IntegrityError:
+        raise InvalidRequest(f"a user named {name!r} already exists", field="name") from None
+    return user, first_key
+
+
+def sign_up(sessions: sessionmaker[Session], *, name: str, password: str, min_password_length: int) -> User:
+    """A new free user who signs in with a password (the web's sign-up form); no API key yet."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidRequest(
+            "name must be 2 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit", field="name"
+        )
+    user, _ = _insert_user(
+        sessions, name=name, plan="free", role="user", password=password, min_password_length=min_password_length, key=False
+    )
+    return user
+
+
+def check_password(password: str, *, min_length: int) -> None:
+    if len(password) < min_length:
+        raise InvalidRequest(f"the password must be at least {min_length} characters long", field="password")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise InvalidRequest(f"the password must be at most {MAX_PASSWORD_CHARS} characters long", field="password")
+
+
+def check_credentials(sessions: sessionmaker[Session], *, name: str, password: str) -> User | None:
+    """The user a name and password belong to (disabled or not), or None."""
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.name == name.strip()))
+    if user is None or user.password_hash is None or len(password) > MAX_PASSWORD_CHARS:
+        _verify(_DUMMY_HASH, password[:MAX_PASSWORD_CHARS])  # the same time as a real check
+        return None
+    if not _verify(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        with transaction(sessions) as session:
+            session.execute(update(User).where(User.id == user.id).values(password_hash=_hasher.hash(password)))
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_key(sessions: sessionmaker[Session], *, user_id: str, kind: str = "api") -> str:
+    return create_key_row(sessions, user_id=user_id, kind=kind).key
+
+
+def create_key_row(sessions: sessionmaker[Session], *, user_id: str, kind: str = "api") -> NewKey:
     with transaction(sessions) as session:
-        return _add_key(session, user_id)
+        return _add_key(session, user_id, kind=kind)
 
 
-def _add_key(session: Session, user_id: str) -> str:
+def _add_key(session: Session, user_id: str, *, kind: str = "api") -> NewKey:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(user_id=user_id, key_hash=hash_key(key), prefix=key[:10]))
-    return key
+    row = ApiKey(user_id=user_id, key_hash=hash_key(key), prefix=key[:10], kind=kind)
+    session.add(row)
+    session.flush()
+    return NewKey(key=key, id=row.id, prefix=row.prefix)
+
+
+def list_keys(sessions: sessionmaker[Session], *, user_id: str, limit: int = 100) -> list[ApiKey]:
+    """The user's keys, newest first; revoked session keys (old sign-ins) are left out."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(ApiKey)
+                .where(ApiKey.user_id == user_id)
+                .where((ApiKey.kind == "api") | ApiKey.revoked_at.is_(None))
+                .order_by(ApiKey.created_at.desc())
+                .limit(limit)
+            ).all()
+        )
+
+
+def revoke_key_id(sessions: sessionmaker[Session], *, key_id: str) -> None:
+    """Revoke one key by its id (signing out revokes the sign-in's session key)."""
+    with transaction(sessions) as session:
+        session.execute(
+            update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=time.time())
+        )
 
 
 def authenticate(sessions: sessionmaker[Session], key: str) -> User | None:
-    """The user a key belongs to, or None for an unknown or revoked key."""
+    """The user a key belongs to (disabled or not), or None for an unknown or revoked key."""
     with sessions() as session:
         return session.scalar(
             select(User)
@@ -63,8 +190,10 @@ def authenticate(sessions: sessionmaker[Session], key: str) -> User | None:
 
 def revoke_key(sessions: sessionmaker[Session], *, user_id: str, prefix: str) -> bool:
     with transaction(sessions) as session:
-        key = session.scalar(select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.prefix == prefix))
-        if key is None or key.revoked_at is not None:
+        key = session.scalar(
+            select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        )
+        if key is None:
             return False
         key.revoked_at = time.time()
         return True

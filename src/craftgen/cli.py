@@ -199,18 +199,30 @@ def users() -> None:
 @users.command("create")
 @click.argument("name")
 @click.option("--plan", type=click.Choice(["free", "pro"]), default="free", show_default=True)
-def users_create(name: str, plan: str) -> None:
+@click.option("--role", type=click.Choice(["user", "admin"]), default="user", show_default=True)
+@click.option(
+    "--password", "ask_password", is_flag=True, help="also set a password for the web sign-in (asked for, not echoed)"
+)
+def users_create(name: str, plan: str, role: str, ask_password: bool) -> None:
     """Create a user and print their API key (shown only once)."""
     from craftgen.accounts import create_user
     from craftgen.db.migrate import migrate
     from craftgen.db.session import make_engine, make_sessions
 
     settings = Settings()
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True) if ask_password else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.resolved_database_url())
     migrate(db)
     try:
-        _, key = create_user(make_sessions(db), name=name, plan=plan)
+        _, key = create_user(
+            make_sessions(db),
+            name=name,
+            plan=plan,
+            role=role,
+            password=password,
+            min_password_length=settings.min_password_length,
+        )
     except CraftgenError as error:
         _fail(error)
     click.echo(key)

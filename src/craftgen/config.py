@@ -13,7 +13,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from craftgen.engine.limits import Limits
-from craftgen.engine.options import EngineOptions
+from craftgen.engine.options import AttentionChoice, DtypeChoice, EngineOptions
+from craftgen.gallery.options import GalleryOptions
 from craftgen.jobs.options import WorkerOptions
 
 
@@ -37,19 +38,42 @@ class Settings(BaseSettings):
     session_max_age: int = Field(default=30 * 24 * 3600, gt=0)  # seconds a studio sign-in lasts
 
     # Jobs and workers.
-    batch_size: int = Field(default=4, ge=1)
+    batch_size: int = Field(default=4, ge=1)  # jobs per diffusion call, at most
+    # Images per diffusion call (each job's num_images counted): what fits the GPU's memory.
+    batch_max_images: int = Field(default=8, ge=1)
+    # How long a worker holding a part-full batch waits for more jobs with its batch key; far
+    # shorter than a lease, so jobs claimed first need no renewal while it waits.
+    batch_wait_ms: float = Field(default=20.0, ge=0, le=1000)
     lease_seconds: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     poll_interval: float = Field(default=0.5, gt=0)
     progress_interval: float = Field(default=0.5, ge=0)
+    previews: bool = True  # progress carries a small picture of the current latents
+    preview_interval: float = Field(default=1.0, ge=0)  # at most one preview per this many seconds
+    preview_size: int = Field(default=128, ge=16, le=512)  # a preview's longest side, in pixels
     retry_delay: float = Field(default=2.0, ge=0)
     free_active_jobs: int = Field(default=1, ge=1)
+
+    # Accounts, credits and the community gallery.
+    min_password_length: int = Field(default=10, ge=8)
+    pro_monthly_credits: int = Field(default=200, ge=0)  # one credit per image a job asks for
+    gallery_licence: str = "CC BY 4.0"  # the terms every published image is shared under
+    gallery_page_size: int = Field(default=24, ge=1)  # items per gallery page when none is asked
+    gallery_max_page_size: int = Field(default=100, ge=1)
+    report_hide_threshold: int = Field(default=3, ge=1)  # distinct reporters that hide an image
     sse_interval: float = Field(default=0.25, gt=0)  # how often an event stream looks for changes
     model: str = "tiny"
     model_registry: Path | None = None  # a YAML file naming models, inpaint variants and LoRAs
     device: Literal["auto", "cpu", "cuda"] = "auto"
     allow_downloads: bool = False  # Hub ids load from the local cache only unless this is on
     max_loaded_models: int = Field(default=2, ge=1)
+    model_memory_mb: int = Field(default=0, ge=0)  # weights kept loaded, least recent dropped; 0: count only
+    # Cheaper numbers, each measured in benchmarks/precision.py. The defaults match a plain
+    # diffusers call on the CPU (fp32); bfloat16 is much faster on CPUs with AVX512-BF16/AMX.
+    dtype: DtypeChoice = "auto"  # auto: fp16 on CUDA, else fp32
+    channels_last: bool = False
+    attention: AttentionChoice = "sdpa"  # sdpa: diffusers' default attention kernel
+    compile: bool = False  # torch.compile the UNet (slow first call)
 
     # Request limits (see engine/limits.py for what each bounds).
     min_side: int = 64
@@ -91,7 +115,20 @@ class Settings(BaseSettings):
             max_attempts=self.max_attempts,
             poll_interval=self.poll_interval,
             progress_interval=self.progress_interval,
+            batch_max_images=self.batch_max_images,
+            batch_wait=self.batch_wait_ms / 1000,
+            previews=self.previews,
+            preview_interval=self.preview_interval,
+            preview_size=self.preview_size,
             retry_delay=self.retry_delay,
+        )
+
+    def gallery_options(self) -> GalleryOptions:
+        return GalleryOptions(
+            licence=self.gallery_licence,
+            page_size=self.gallery_page_size,
+            max_page_size=self.gallery_max_page_size,
+            report_hide_threshold=self.report_hide_threshold,
         )
 
     def limits(self) -> Limits:
@@ -117,6 +154,11 @@ class Settings(BaseSettings):
             device=self.device,
             allow_downloads=self.allow_downloads,
             max_loaded_models=self.max_loaded_models,
+            model_memory_mb=self.model_memory_mb,
+            dtype=self.dtype,
+            channels_last=self.channels_last,
+            attention=self.attention,
+            compile=self.compile,
             dpi=self.dpi,
             default_size=self.default_size,
             default_steps=self.default_steps,

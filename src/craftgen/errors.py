@@ -66,3 +66,9 @@ class PayloadTooLarge(CraftgenError):
     """The request body is larger than the limit for it."""
 
     code = "payload_too_large"
+
+
+class Forbidden(CraftgenError):
+    """The caller is known but may not do this (a disabled account, a non-admin)."""
+
+    code = "forbidden"

@@ -45,7 +45,9 @@ def build_runtime(settings: Settings, *, run_migrations: bool = True) -> Runtime
         queue=queue,
         store=store,
         engine=engine,
-        policy=JobPolicy(free_active_jobs=settings.free_active_jobs),
+        policy=JobPolicy(
+            free_active_jobs=settings.free_active_jobs, pro_monthly_credits=settings.pro_monthly_credits
+        ),
     )
     return Runtime(
         settings=settings, db=db, sessions=sessions, queue=queue, store=store, engine=engine, jobs=jobs

@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from craftgen.api.app import create_app
 from craftgen.config import Settings
 from craftgen.jobs.worker import Worker
 from craftgen.runtime import Runtime, build_runtime
+from tests.pg import fresh_postgres_database
 
 
 def _no_traceback(response: httpx.Response) -> None:
@@ -34,9 +36,9 @@ class Api:
     client: TestClient
     runtime: Runtime
 
-    def user(self, name: str, *, plan: str = "free") -> dict[str, str]:
+    def user(self, name: str, *, plan: str = "free", role: str = "user") -> dict[str, str]:
         """A new user's auth headers."""
-        _, key = create_user(self.runtime.sessions, name=name, plan=plan)
+        _, key = create_user(self.runtime.sessions, name=name, plan=plan, role=role)
         return {"Authorization": f"Bearer {key}"}
 
     def user_id(self, headers: dict[str, str]) -> str:
@@ -92,6 +94,31 @@ def make_api(tmp_path: Path) -> Iterator[Callable[..., Api]]:
 @pytest.fixture()
 def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make_db_api(
+    request: pytest.FixtureRequest, make_api: Callable[..., Api], tmp_path: Path
+) -> Iterator[Callable[..., Api]]:
+    """make_api on SQLite (embedded) and on a fresh PostgreSQL database (scaled out); the queue
+    stays the SQLite lease table in both (the queue backends have their own contract suite)."""
+    with ExitStack() as stack:
+        made: list[Api] = []
+
+        def make(**overrides: Any) -> Api:
+            if request.param == "postgresql":
+                overrides = {
+                    "database_url": stack.enter_context(fresh_postgres_database()),
+                    "queue_url": f"sqlite:///{tmp_path / f'queue{len(made)}.db'}",
+                    **overrides,
+                }
+            made.append(make_api(**overrides))
+            return made[-1]
+
+        yield make
+        for each in made:  # before the database is dropped
+            each.client.close()
+            each.runtime.db.dispose()
 
 
 def png(image: Image.Image) -> bytes:

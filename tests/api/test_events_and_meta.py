@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import anyio
 import pytest
+from PIL import Image
 
 from craftgen.api.events import job_events
 from tests.api.conftest import Api
@@ -61,6 +65,59 @@ def test_events_stream_progress_then_a_final_status(api: Api, running_worker: th
     assert all(a != b for a, b in zip(progress, progress[1:], strict=False)), "only changes are sent"
     final = events[-1][1]
     assert final["id"] == job_id and final["status"] == "succeeded" and len(final["outputs"]) == 2
+
+
+def _slow_steps(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each diffusion step takes 0.1 s longer, so the stream sees the job while it runs."""
+    from craftgen.engine.preview import PreviewProgress
+
+    engine = api.runtime.engine
+    original = engine.run_batch
+
+    def run_batch(items, progress=None):  # type: ignore[no-untyped-def]
+        def report(done: int, total: int, preview) -> None:  # type: ignore[no-untyped-def]
+            if isinstance(progress, PreviewProgress):
+                progress.report(done, total, preview)
+            else:  # previews off: the worker passed a plain progress function
+                progress(done, total)
+            time.sleep(0.1)
+
+        return original(items, progress=PreviewProgress(report))
+
+    monkeypatch.setattr(engine, "run_batch", run_batch)
+
+
+@pytest.mark.parametrize("previews", [True, False])
+def test_progress_events_carry_a_small_preview_while_the_job_runs(
+    make_api, monkeypatch: pytest.MonkeyPatch, previews: bool
+) -> None:
+    api = make_api(previews=previews, preview_interval=0, preview_size=64, batch_wait_ms=0)
+    _slow_steps(api, monkeypatch)
+    headers = api.user("ada")
+    job = {"tool": "text", "prompt": "a fox", "seed": 3, "width": 128, "height": 96, "steps": 6}
+    job_id = api.client.post("/v1/jobs", headers=headers, json=job).json()["id"]
+    worker = api.worker("preview-worker")
+    thread = threading.Thread(target=worker.run_once, daemon=True)
+
+    with api.client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=60) as stream:
+        thread.start()
+        events = _events(stream.iter_lines())
+    thread.join(timeout=30)
+
+    progress = [data for name, data in events if name == "progress"]
+    shown = [data["preview"] for data in progress if data.get("preview")]
+    if not previews:
+        assert all(data.get("preview") is None for data in progress) and not shown
+        return
+    assert shown, "at least one preview while the job ran"
+    assert all(data["status"] == "running" for data in progress if data.get("preview"))
+    header, encoded = str(shown[0]).split(",", 1)
+    assert header == "data:image/webp;base64"
+    image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+    assert image.size == (64, 48), "longest side preview_size, the job's aspect kept"
+    assert len(shown) == len(set(shown)), "a preview is sent only when it changed"
+    assert progress[-1]["status"] == "succeeded" and progress[-1].get("preview", "gone") is None
+    assert events[-1][1]["preview"] is None
 
 
 def test_events_of_a_finished_job_end_at_once(api: Api) -> None:

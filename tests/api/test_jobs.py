@@ -49,6 +49,9 @@ def test_a_pattern_job_runs_and_its_files_download(api: Api) -> None:
         "height": 128,
         "seed": 7,
         "url": image["url"],
+        "public": False,
+        "likes": 0,
+        "liked": False,
     }
     no_svg = api.client.get(f"/v1/images/{image['image_id']}/svg", headers=headers)
     assert no_svg.status_code == 404 and "no SVG cut file" in no_svg.json()["error"]["message"]

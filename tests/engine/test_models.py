@@ -116,3 +116,72 @@ def test_a_registry_lora_changes_only_its_tool(options: EngineOptions, tmp_path:
     assert np.abs(np.asarray(with_lora, np.int16) - np.asarray(without, np.int16)).mean() > 1
     # The text tool names no LoRA: same pixels as a model without any.
     assert np.array_equal(_first_image(styled), _first_image(plain))
+
+
+def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every base-pipeline load the model cache makes (by model name)."""
+    from craftgen.engine import models
+
+    loads: list[str] = []
+    real = models.load_base_pipeline
+
+    def counting(spec, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append(spec.name)
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(models, "load_base_pipeline", counting)
+    return loads
+
+
+def test_switching_tool_on_a_loaded_model_does_not_reload(
+    options: EngineOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import smooth_image
+
+    loads = _count_loads(monkeypatch)
+    engine = Engine(options=options, limits=Limits())
+    photo = smooth_image(64, 64)
+    engine.run(GenerateRequest(tool="text", prompt="a cat", seed=1, steps=2, width=64, height=64))
+    engine.run(GenerateRequest(tool="variations", prompt="a cat", seed=1, steps=2, strength=1.0), photo)
+    engine.run(GenerateRequest(tool="outpaint", prompt="a cat", seed=1, steps=2, right=16), photo)
+    engine.run(GenerateRequest(tool="text", prompt="a dog", seed=2, steps=2, width=64, height=64))
+    assert loads == ["tiny"]
+
+
+def test_a_memory_budget_keeps_the_most_recent_models_that_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_tiny_pipeline().save_pretrained(tmp_path / "other")
+    other = str(tmp_path / "other")
+    size = Engine(options=EngineOptions(device="cpu"), limits=Limits()).models.get("tiny").weight_bytes()
+    one_and_a_half = int(size * 1.5 / 2**20) + 1
+    loads = _count_loads(monkeypatch)
+    # The count alone would keep both; the budget fits one.
+    engine = Engine(
+        options=EngineOptions(device="cpu", max_loaded_models=4, model_memory_mb=one_and_a_half), limits=Limits()
+    )
+    engine.models.get("tiny")
+    engine.models.get("tiny")
+    assert loads == ["tiny"], "re-using the loaded model does not reload it"
+    engine.models.get(other)
+    assert engine.models.loaded_names() == [other], "the least recently used model made room"
+    engine.models.get(other)
+    assert loads == ["tiny", other]
+    engine.models.get("tiny")
+    assert loads == ["tiny", other, "tiny"] and engine.models.loaded_names() == ["tiny"]
+
+
+def test_a_budget_smaller_than_one_model_still_keeps_the_one_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = _count_loads(monkeypatch)
+    engine = Engine(options=EngineOptions(device="cpu", model_memory_mb=1), limits=Limits())
+    model = engine.models.get("tiny")
+    assert model.weight_bytes() > 2**20
+    assert engine.models.get("tiny") is model and loads == ["tiny"]
+
+
+def test_a_budget_that_fits_both_keeps_both(tmp_path: Path) -> None:
+    build_tiny_pipeline().save_pretrained(tmp_path / "other")
+    engine = Engine(options=EngineOptions(device="cpu", model_memory_mb=64), limits=Limits())
+    engine.models.get("tiny")
+    engine.models.get(str(tmp_path / "other"))
+    assert engine.models.loaded_names() == ["tiny", str(tmp_path / "other")]

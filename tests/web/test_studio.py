@@ -251,6 +251,68 @@ def test_my_images_lists_finished_work_newest_first(page: Page) -> None:
     expect(card.get_by_role("button", name="Use as input")).to_be_visible()
 
 
+def test_publish_find_like_and_remix_in_the_gallery(page: Page) -> None:
+    page.goto("/")
+    headers = {"X-Craftgen-CSRF": "1"}
+    body = {"tool": "text", "prompt": "a lemon grove at dawn", "width": 64, "height": 64, "steps": 2, "seed": 77}
+    accepted = page.request.post("/v1/jobs", data=body, headers=headers)
+    assert accepted.status == 202, accepted.text()
+    job_id = accepted.json()["id"]
+    deadline = time.monotonic() + RESULT_TIMEOUT / 1000
+    while (status := page.request.get(f"/v1/jobs/{job_id}").json()["status"]) not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.2)
+    assert status == "succeeded"
+
+    # 1. Publish it from My images, with a title and tags.
+    page.get_by_role("link", name="My images").click()
+    card = page.get_by_role("figure").filter(has=page.get_by_role("img", name="Text to image result 1: a lemon grove at dawn"))
+    card.get_by_text("Publish to the gallery").click()
+    card.get_by_label("Title (optional)").fill("Citrus morning")
+    card.get_by_label("Tags, separated by commas (optional)").fill("citrus, sunrise")
+    card.get_by_role("button", name="Publish", exact=True).click()
+    expect(card.get_by_text("In the gallery.")).to_be_visible()
+
+    # 2. Find it by a tag, like it (the count goes up once), and remix it.
+    page.get_by_role("link", name="Gallery").click()
+    page.get_by_label("Search prompts, titles and tags").fill("sunrise")
+    page.get_by_role("button", name="Search").click()
+    found = page.get_by_role("figure").filter(has_text="Citrus morning")
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text("seed 77")
+    like = found.get_by_role("button", name=re.compile("Like"))
+    expect(like).to_have_text("♡ Like · 0")
+    like.click()
+    expect(like).to_have_text("♥ Liked · 1")
+    expect(like).to_have_attribute("aria-pressed", "true")
+    shoot(page, "gallery-desktop")
+    found.get_by_role("link", name="Remix").click()
+    expect(page).to_have_url(re.compile(r"/tools/text\?remix=\w+$"))
+    expect(page.get_by_role("status")).to_contain_text("Remixing a gallery image")
+    expect(page.get_by_label("Prompt")).to_have_value("a lemon grove at dawn")
+
+    # 3. A search for something nobody made says so.
+    page.goto("/gallery?q=narwhal")
+    expect(page.get_by_text("Nothing matches that search yet.")).to_be_visible()
+
+
+def test_account_page_makes_and_revokes_an_api_key(page: Page) -> None:
+    page.goto("/account")
+    expect(page.get_by_text("Speed credits")).to_be_visible()
+    page.get_by_role("button", name="Make a new key").click()
+    shown = page.locator("#key-created code")
+    expect(shown).to_have_text(re.compile(r"^cg_"))
+    key = shown.inner_text()
+    # The new key works for the API, and is listed by its prefix only.
+    me = page.request.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
+    assert me.status == 200 and me.json()["name"] == "local"
+    row = page.get_by_role("row").filter(has_text=key[:10])
+    expect(row).to_have_count(1)
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("row").filter(has_text=key[:10])).to_have_count(0)
+    assert page.request.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).status == 401
+
+
 UNLABELLED = """() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a")]
   .filter(c => c.offsetParent !== null)
   .filter(c => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
@@ -263,13 +325,15 @@ def test_every_page_fits_has_labels_and_is_screenshotted(
 ) -> None:
     viewport = DESKTOP if size_name == "desktop" else PHONE
     page.set_viewport_size(viewport)
-    pages = {"home": "/", **{f"tool-{tool}": f"/tools/{tool}" for tool in TITLES}, "images": "/images", "signin": "/signin"}
+    pages = {"home": "/", **{f"tool-{tool}": f"/tools/{tool}" for tool in TITLES}, "images": "/images", "gallery": "/gallery", "account": "/account", "signin": "/signin"}
     for name, path in pages.items():
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         expect(page.get_by_role("note")).to_have_text("The built-in tiny model makes noise images, for testing only.")
         if name == "images":
             expect(page.get_by_text("Loading your images…")).to_be_hidden(timeout=RESULT_TIMEOUT)
+        if name == "gallery":
+            expect(page.get_by_text("Loading the gallery…")).to_be_hidden(timeout=RESULT_TIMEOUT)
         if page.get_by_text("More options").count():
             page.get_by_text("More options").click()  # its controls need names too
         assert page.evaluate(UNLABELLED) == [], f"{path}: controls without a visible name"

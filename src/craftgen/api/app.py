@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from craftgen import __version__
-from craftgen.api import routes_images, routes_jobs, routes_meta, routes_uploads
+from craftgen.api import (
+    routes_account,
+    routes_admin,
+    routes_gallery,
+    routes_images,
+    routes_jobs,
+    routes_meta,
+    routes_uploads,
+)
 from craftgen.api.deps import current_user
 from craftgen.api.errors import install_error_handlers
 from craftgen.api.metrics import metrics_registry
@@ -34,7 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         dependencies=[Depends(current_user)],
         responses={401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one."}},
     )
-    for module in (routes_uploads, routes_jobs, routes_images, routes_meta):
+    for module in (routes_uploads, routes_jobs, routes_images, routes_gallery, routes_account, routes_admin, routes_meta):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(routes_meta.probes)

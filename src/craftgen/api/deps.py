@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from craftgen.accounts import authenticate
+from craftgen.accounts import DISABLED_MESSAGE, authenticate
 from craftgen.db.tables import User
-from craftgen.errors import Unauthorized
+from craftgen.errors import Forbidden, Unauthorized
 from craftgen.runtime import Runtime
 from craftgen.web.session import COOKIE, CSRF_HEADER, SAFE_METHODS, user_for_token
 
@@ -31,12 +31,13 @@ def current_user(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The caller, from `Authorization: Bearer <key>` or the studio's cookie; 401 without either."""
+    """The caller, from `Authorization: Bearer <key>` or the studio's cookie; 401 without either,
+    403 for a disabled account."""
     if credentials is not None:
         user = authenticate(runtime.sessions, credentials.credentials)
         if user is None:
             raise Unauthorized("the API key is unknown or has been revoked")
-        return user
+        return _enabled(user)
     token = request.cookies.get(COOKIE)
     if token is None:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
@@ -47,7 +48,23 @@ def current_user(
     user = user_for_token(runtime.sessions, runtime.settings, token)
     if user is None:
         raise Unauthorized("your studio sign-in has expired or its key was revoked: sign in again")
+    return _enabled(user)
+
+
+def _enabled(user: User) -> User:
+    if user.disabled_at is not None:
+        raise Forbidden(DISABLED_MESSAGE)
     return user
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+def admin_user(user: UserDep) -> User:
+    """The caller, if they are an admin; 403 otherwise."""
+    if user.role != "admin":
+        raise Forbidden("only an admin may do this")
+    return user
+
+
+AdminDep = Annotated[User, Depends(admin_user)]

@@ -20,6 +20,7 @@ from craftgen.errors import (
     Canceled,
     Conflict,
     CraftgenError,
+    Forbidden,
     InvalidRequest,
     ModelUnavailable,
     NotFound,
@@ -35,6 +36,7 @@ log = logging.getLogger("craftgen.api")
 STATUS: dict[type[CraftgenError], int] = {
     InvalidRequest: 422,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     Canceled: 409,

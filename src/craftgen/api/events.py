@@ -1,5 +1,6 @@
-"""A job's event stream: `progress` whenever status, progress or queue place change, then one
-final `status` event with the whole job once it is finished.
+"""A job's event stream: `progress` whenever status, progress, queue place or preview change,
+then one final `status` event with the whole job once it is finished. A preview (a few KB) is
+sent only when it changed.
 
 The stream polls the jobs table (the job's truth), so it works the same whichever replica or
 worker runs the job. Database reads run in a worker thread so the event loop never blocks.
@@ -24,11 +25,13 @@ async def job_events(
 ) -> AsyncIterator[ServerSentEvent]:
     """Events for one job, starting from `first` (already read, so a missing job 404s before)."""
     view, last = first, None
+    shown: str | None = None  # the preview the client has
     while True:
         progress = job_progress(view)
         if progress != last:
-            yield ServerSentEvent(event="progress", data=progress.model_dump_json())
-            last = progress
+            unchanged = {"preview"} if progress.preview == shown else None
+            yield ServerSentEvent(event="progress", data=progress.model_dump_json(exclude=unchanged))
+            last, shown = progress, progress.preview
         if view.status in states.TERMINAL:
             yield ServerSentEvent(event="status", data=job_out(view).model_dump_json())
             return

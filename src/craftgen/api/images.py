@@ -1,6 +1,7 @@
-"""Finding one user's images by id, and the SVG cut file that belongs with a PNG.
+"""Finding an image a caller may see by id, and the SVG cut file that belongs with a PNG.
 
-Every lookup is filtered by owner, so another user's image is simply NotFound.
+A caller sees their own images and public ones (gallery/visibility.py); another user's private
+or hidden image is simply NotFound.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.tables import ImageRow
 from craftgen.errors import NotFound
+from craftgen.gallery.visibility import visible_image
 
 SVG = "image/svg+xml"
 INLINE_TYPES = ("image/png", "image/jpeg", "image/webp")  # safe to show in a browser tab
@@ -19,10 +21,7 @@ INLINE_TYPES = ("image/png", "image/jpeg", "image/webp")  # safe to show in a br
 
 def find_image(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -> ImageRow:
     with sessions() as session:
-        image = session.scalar(select(ImageRow).where(ImageRow.id == image_id, ImageRow.user_id == user_id))
-    if image is None:
-        raise NotFound(f"image {image_id!r} not found")
-    return image
+        return visible_image(session, viewer_id=user_id, image_id=image_id)
 
 
 def find_cut_file(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -> ImageRow:
@@ -34,7 +33,6 @@ def find_cut_file(sessions: sessionmaker[Session], *, user_id: str, image_id: st
         svg = session.scalar(
             select(ImageRow).where(
                 ImageRow.job_id == image.job_id,
-                ImageRow.user_id == user_id,
                 ImageRow.output_group == image.output_group,
                 ImageRow.media_type == SVG,
             )

@@ -8,6 +8,8 @@ from craftgen.api.deps import RuntimeDep, UserDep
 from craftgen.api.images import file_headers, find_cut_file, find_image
 from craftgen.api.shapes import ErrorBody, ImageOut, image_out
 from craftgen.db.tables import ImageRow
+from craftgen.gallery.visibility import public_item
+from craftgen.gallery.votes import liked_by
 from craftgen.runtime import Runtime
 
 router = APIRouter(prefix="/images", tags=["images"], responses={404: {"model": ErrorBody}})
@@ -17,8 +19,14 @@ _FILE = {200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description":
 
 @router.get("/{image_id}")
 def get_image(image_id: str, runtime: RuntimeDep, user: UserDep) -> ImageOut:
-    """One output image's metadata."""
-    return image_out(find_image(runtime.sessions, user_id=user.id, image_id=image_id))
+    """One output image's metadata, and whether it is public and how many like it."""
+    image = find_image(runtime.sessions, user_id=user.id, image_id=image_id)
+    with runtime.sessions() as session:
+        item = public_item(session, image)
+        if item is None:
+            return image_out(image)
+        liked = liked_by(session, user_id=user.id, image_id=item.image_id)
+        return image_out(image, public=True, likes=item.likes, liked=liked)
 
 
 @router.get("/{image_id}/file", response_class=Response, responses=_FILE)

@@ -60,6 +60,7 @@ class JobOut(BaseModel):
     created_at: float
     started_at: float | None
     finished_at: float | None
+    preview: str | None = None  # data: URL (WebP) of the current latents, while running
 
 
 class JobList(BaseModel):
@@ -67,11 +68,13 @@ class JobList(BaseModel):
 
 
 class JobProgress(BaseModel):
-    """The data of an events stream's `progress` event."""
+    """The data of an events stream's `progress` event; `preview` is left out while it is
+    unchanged (it is the bulk of the event), and sent as null once it is gone."""
 
     status: str
     progress: float
     queue_position: int | None
+    preview: str | None = None  # data: URL (WebP) of the current latents, while running
 
 
 class ImageOut(BaseModel):
@@ -84,6 +87,9 @@ class ImageOut(BaseModel):
     height: int
     seed: int | None
     url: str
+    public: bool = False  # published and not hidden: anyone signed in may see it
+    likes: int = 0
+    liked: bool = False  # by the caller
 
 
 class ToolOut(BaseModel):
@@ -131,6 +137,7 @@ def job_out(view: JobView) -> JobOut:
         ],
         metrics=view.metrics,
         warnings=view.warnings,
+        preview=view.preview,
         request=view.request,
         created_at=view.created_at,
         started_at=view.started_at,
@@ -139,10 +146,12 @@ def job_out(view: JobView) -> JobOut:
 
 
 def job_progress(view: JobView) -> JobProgress:
-    return JobProgress(status=view.status, progress=view.progress, queue_position=view.queue_position)
+    return JobProgress(
+        status=view.status, progress=view.progress, queue_position=view.queue_position, preview=view.preview
+    )
 
 
-def image_out(image: ImageRow) -> ImageOut:
+def image_out(image: ImageRow, *, public: bool = False, likes: int = 0, liked: bool = False) -> ImageOut:
     return ImageOut(
         id=image.id,
         job_id=image.job_id,
@@ -153,6 +162,9 @@ def image_out(image: ImageRow) -> ImageOut:
         height=image.height,
         seed=image.seed,
         url=image_url(image.id),
+        public=public,
+        likes=likes,
+        liked=liked,
     )
 
 

@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Float,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +40,10 @@ class User(Base):
     plan: Mapped[str] = mapped_column(String(16), default="free")  # free | pro
     role: Mapped[str] = mapped_column(String(16), default="user")  # user | admin
     created_at: Mapped[float] = mapped_column(Float, default=now)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)  # argon2id; None: keys only
+    disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # set by an admin
+    credits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # pro speed credits left
+    credits_period: Mapped[str] = mapped_column(String(7), default="", server_default="")  # "YYYY-MM" of `credits`
 
 
 class ApiKey(Base):
@@ -49,6 +55,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))  # shown to the owner to tell keys apart
     created_at: Mapped[float] = mapped_column(Float, default=now)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="api", server_default="api")  # api | session
 
 
 class Upload(Base):
@@ -89,6 +96,7 @@ class Job(Base):
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # metrics, warnings
     preview: Mapped[str | None] = mapped_column(Text, nullable=True)  # data: URL of the live preview
     batch_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    credits_charged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # refunded on failure
     created_at: Mapped[float] = mapped_column(Float, default=now)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -127,3 +135,80 @@ class QueueEntry(Base):
     lease_until: Mapped[float] = mapped_column(Float, default=0.0)  # visible when < now
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
     enqueued_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class CreditLedger(Base):
+    """Every credit movement; UNIQUE(job_id, reason) lets the database refuse a second charge or refund."""
+
+    __tablename__ = "credit_ledger"
+    __table_args__ = (UniqueConstraint("job_id", "reason", name="uq_credit_ledger_job_reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    delta: Mapped[int] = mapped_column(Integer)  # negative for a charge
+    reason: Mapped[str] = mapped_column(String(16))  # charge | refund
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+# The listing orders' indexes cover only visible rows, so hiding costs the gallery nothing.
+_VISIBLE = "hidden_at IS NULL"
+
+
+def _listing_index(name: str, *columns: str) -> Index:
+    return Index(name, *columns, sqlite_where=text(_VISIBLE), postgresql_where=text(_VISIBLE))
+
+
+class GalleryItem(Base):
+    """One published image. Full-text search is dialect-specific and lives outside this model:
+    SQLite's FTS5 table `gallery_fts` (kept in sync by triggers) and PostgreSQL's generated
+    `search` tsvector column with a GIN index, both made by migration 0003 (see gallery/search.py)."""
+
+    __tablename__ = "gallery_items"
+    __table_args__ = (
+        _listing_index("ix_gallery_newest", "seq"),
+        _listing_index("ix_gallery_liked", "likes", "seq"),
+        _listing_index("ix_gallery_tool_newest", "tool", "seq"),
+        _listing_index("ix_gallery_tool_liked", "tool", "likes", "seq"),
+        Index("ix_gallery_reports", "reports"),
+    )
+
+    # seq: the publish order (newest first is seq descending), the cursor's tie-breaker, and the
+    # FTS5 rowid, so SQLite can read search matches newest first straight from the FTS index.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    tool: Mapped[str] = mapped_column(String(32))
+    prompt: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    tags: Mapped[str] = mapped_column(Text, default="")  # comma-separated, lower case
+    seed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    settings: Mapped[dict] = mapped_column(JSON)  # the job's resolved request, minus its input upload
+    published_at: Mapped[float] = mapped_column(Float, default=now)
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    reports: Mapped[int] = mapped_column(Integer, default=0)  # open reports (not yet reviewed)
+    hidden_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hidden_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # reported | admin | user_disabled
+
+
+class GalleryLike(Base):
+    __tablename__ = "gallery_likes"
+
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("gallery_items.image_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class GalleryReport(Base):
+    __tablename__ = "gallery_reports"
+
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("gallery_items.image_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # an admin looked

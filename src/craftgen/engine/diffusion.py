@@ -15,6 +15,7 @@ from diffusers import DiffusionPipeline
 from PIL import Image
 
 from craftgen.engine.base import ProgressFn, ToolInput
+from craftgen.engine.preview import PreviewProgress, first_images, latent_preview
 from craftgen.engine.validation import join_prompt
 
 
@@ -27,11 +28,21 @@ def generators_for(items: Sequence[ToolInput], *, count: int | None = None) -> l
     return gens
 
 
-def step_callback(progress: ProgressFn, *, done_before: int, total: int) -> Any:
-    """A diffusers `callback_on_step_end` that reports steps into a larger total."""
+def step_callback(
+    progress: ProgressFn, *, done_before: int, total: int, items: Sequence[ToolInput] | None = None
+) -> Any:
+    """A diffusers `callback_on_step_end` that reports steps into a larger total. Given the
+    batch's `items` (laid out as `expand_prompts` does), a progress function that takes previews
+    also gets a lazy one of each request's first image."""
+    positions = first_images([item.request.num_images for item in items]) if items else None
 
     def callback(pipe: DiffusionPipeline, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        progress(done_before + step + 1, total)
+        done = done_before + step + 1
+        latents = kwargs.get("latents")
+        if isinstance(progress, PreviewProgress) and positions is not None and latents is not None:
+            progress.report(done, total, latent_preview(latents, positions))
+        else:
+            progress(done, total)
         return kwargs
 
     return callback
@@ -82,6 +93,6 @@ def txt2img(
         guidance_scale=first.guidance,
         generator=generators_for(items),
         output_type="pil",
-        callback_on_step_end=step_callback(progress, done_before=0, total=steps),
+        callback_on_step_end=step_callback(progress, done_before=0, total=steps, items=items),
     )
     return split_per_item(result.images, items)

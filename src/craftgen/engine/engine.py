@@ -43,9 +43,16 @@ class Engine:
         self.registry = registry or ModelRegistry.load(options.registry_path, default=options.default_model)
         self.models = ModelCache(
             self.registry,
-            placement=resolve_placement(options.device),
+            placement=resolve_placement(
+                options.device,
+                dtype=options.dtype,
+                channels_last=options.channels_last,
+                attention=options.attention,
+                compile=options.compile,
+            ),
             allow_downloads=options.allow_downloads,
             max_loaded=options.max_loaded_models,
+            memory_budget=options.model_memory_mb * 2**20,
         )
 
     @staticmethod

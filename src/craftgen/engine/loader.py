@@ -15,6 +15,7 @@ from transformers import CLIPTokenizer
 from craftgen.engine import tiny
 from craftgen.engine.devices import Placement
 from craftgen.engine.registry import TINY_INPAINT_SOURCE, ModelSpec
+from craftgen.engine.speedups import prepare_unet, prepare_vae
 from craftgen.errors import ModelUnavailable
 
 
@@ -73,7 +74,11 @@ def load_base_pipeline(
     pipe.set_progress_bar_config(disable=True)
     if pipe.unet.dtype != placement.dtype:  # only the built-in model is made in fp32 first
         pipe.to(dtype=placement.dtype)
-    return pipe.to(placement.device)
+    pipe.to(placement.device)
+    # SD 1.x pipelines decode in the VAE's own dtype (diffusers upcasts only SDXL's VAE).
+    prepare_unet(pipe.unet, placement)
+    prepare_vae(pipe.vae, placement)
+    return pipe
 
 
 def load_tokenizer(spec: ModelSpec, *, allow_downloads: bool) -> object | None:
@@ -111,7 +116,7 @@ def load_inpaint_unet(
         raise ModelUnavailable(
             f"inpainting variant {source!r} has {unet.config.in_channels} input channels, not 9"
         )
-    return unet.to(placement.device, placement.dtype)
+    return prepare_unet(unet.to(placement.device, placement.dtype), placement)
 
 
 def _not_found(name: str, tried: list[str], reason: str) -> str:

@@ -44,6 +44,18 @@ class LoadedModel:
     def name(self) -> str:
         return self.spec.name
 
+    def weight_bytes(self) -> int:
+        """Bytes of every parameter and buffer this model holds (shared tensors counted once)."""
+        modules = [self.base.unet, self.base.vae, self.base.text_encoder, *self.unets()[1:]]
+        seen: set[int] = set()
+        total = 0
+        for module in modules:
+            for tensor in (*module.parameters(), *module.buffers()):
+                if tensor.data_ptr() not in seen:
+                    seen.add(tensor.data_ptr())
+                    total += tensor.numel() * tensor.element_size()
+        return total
+
     def unets(self) -> list[UNet2DConditionModel]:
         """Every UNet this model has loaded (its own, and its inpainting variant's)."""
         unets = [self.base.unet]
@@ -115,7 +127,8 @@ class LoadedModel:
 
 
 class ModelCache:
-    """Keeps the most recently used models loaded, up to `max_loaded`."""
+    """Keeps the most recently used models loaded: at most `max_loaded`, and, with a
+    `memory_budget` (bytes; 0: none), only as many as fit it. The model asked for always stays."""
 
     def __init__(
         self,
@@ -124,11 +137,13 @@ class ModelCache:
         placement: Placement,
         allow_downloads: bool,
         max_loaded: int,
+        memory_budget: int = 0,
     ) -> None:
         self.registry = registry
         self.placement = placement
         self.allow_downloads = allow_downloads
         self.max_loaded = max_loaded
+        self.memory_budget = memory_budget
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
         self._tokenizers: dict[str, object | None] = {}
         self._lock = threading.Lock()
@@ -138,6 +153,7 @@ class ModelCache:
         with self._lock:
             if spec.name in self._loaded:
                 self._loaded.move_to_end(spec.name)
+                self._evict()  # it may have grown since (an inpainting UNet)
                 return self._loaded[spec.name]
             base = load_base_pipeline(
                 spec,
@@ -152,10 +168,23 @@ class ModelCache:
                 allow_downloads=self.allow_downloads,
             )
             self._loaded[spec.name] = model
-            while len(self._loaded) > self.max_loaded:
-                self._loaded.popitem(last=False)
-                free_memory()
+            self._evict()
             return model
+
+    def _evict(self) -> None:
+        """Drop least recently used models until at most `max_loaded` remain and they fit the
+        budget (inpainting UNets loaded since count too); the newest one always stays."""
+        dropped = False
+        while len(self._loaded) > self.max_loaded or (
+            self.memory_budget and len(self._loaded) > 1 and self._bytes() > self.memory_budget
+        ):
+            self._loaded.popitem(last=False)
+            dropped = True
+        if dropped:
+            free_memory()
+
+    def _bytes(self) -> int:
+        return sum(model.weight_bytes() for model in self._loaded.values())
 
     def tokenizer(self, name: str | None) -> object | None:
         """A model's tokenizer without its weights, so prompts can be checked where requests

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+DtypeChoice = Literal["auto", "float32", "bfloat16", "float16"]
+AttentionChoice = Literal["sdpa", "classic"]  # sdpa: diffusers' default AttnProcessor2_0
+
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -13,9 +17,14 @@ class EngineOptions:
 
     default_model: str = "tiny"
     registry_path: Path | None = None
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: DeviceChoice = "auto"
     allow_downloads: bool = False
     max_loaded_models: int = 2
+    model_memory_mb: int = 0  # loaded models' weights stay within this (least recent dropped); 0: count only
+    dtype: DtypeChoice = "auto"  # auto: fp16 on CUDA, fp32 on the CPU (bfloat16: faster on AVX512-BF16/AMX)
+    channels_last: bool = False
+    attention: AttentionChoice = "sdpa"
+    compile: bool = False  # torch.compile the UNet
     dpi: int = 300
     default_size: int = 512
     default_steps: int = 25

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class WorkerOptions:
     batch_size: int = 4  # jobs per diffusion call, at most
+    batch_max_images: int = 8  # images per diffusion call (num_images summed), at most
+    batch_wait: float = 0.02  # seconds a part-full batch waits for more jobs with its key
     lease_seconds: float = 60.0  # renewed every third of it while the batch runs
     max_attempts: int = 3  # deliveries before a job is given up as failed
     poll_interval: float = 0.5  # idle wait between claims
     progress_interval: float = 0.5  # at most one progress write per this many seconds
     retry_delay: float = 2.0  # before a failed attempt is visible again
+    previews: bool = True  # progress writes carry a small preview of the current latents
+    preview_interval: float = 1.0  # at most one preview per this many seconds
+    preview_size: int = 128  # a preview's longest side, in pixels

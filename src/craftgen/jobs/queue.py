@@ -41,8 +41,12 @@ class JobQueue(Protocol):
     def enqueue(self, job_id: str, *, priority: int, batch_key: str) -> None:
         """Make a job available to workers."""
 
-    def claim(self, *, worker: str, max_items: int, lease_seconds: float) -> list[Delivery]:
-        """Up to `max_items` visible jobs sharing one batch key, highest priority first."""
+    def claim(
+        self, *, worker: str, max_items: int, lease_seconds: float, batch_key: str | None = None
+    ) -> list[Delivery]:
+        """Up to `max_items` visible jobs sharing one batch key, highest priority first. The
+        oldest visible job sets the key, unless `batch_key` names it (a worker topping up the
+        batch it holds); entries with another key are left as they are."""
 
     def renew(self, deliveries: Sequence[Delivery], *, lease_seconds: float) -> None:
         """Extend the leases (heartbeat) of jobs this worker still holds."""

@@ -62,17 +62,19 @@ return 1
 """
 
 # KEYS: ids, counts, dead, then one stream per priority in claim order.
-# ARGV: worker, max_items, lease_ms, max_deliveries, then the priorities in the same order.
+# ARGV: worker, max_items, lease_ms, max_deliveries, batch key ('' for any), then the priorities
+# in the same order.
 _CLAIM = _PRELUDE + f"local SCAN_LIMIT, PULL = {SCAN_LIMIT}, {PULL}\n" + """
 local ids, counts, dead = KEYS[1], KEYS[2], KEYS[3]
 local worker, max_items, lease, max_deliveries = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
 local batch_key, taken, scanned = nil, {}, 0
+if ARGV[5] ~= '' then batch_key = ARGV[5] end
 local function field(flat, name)
   for i = 1, #flat, 2 do if flat[i] == name then return flat[i + 1] end end
 end
 for s = 4, #KEYS do
-  local stream, priority = KEYS[s], ARGV[s + 1]
+  local stream, priority = KEYS[s], ARGV[s + 2]
   local cursor, pulled_all = '-', false
   while #taken < max_items and scanned < SCAN_LIMIT do
     local page = redis.call('XPENDING', stream, G, 'IDLE', int(H), cursor, '+', PULL)
@@ -108,7 +110,8 @@ for s = 4, #KEYS do
             redis.call('HDEL', counts, job_id)
             forget(stream, owner)
           else
-            -- 3. The first visible entry sets the batch key; lease it and its matches.
+            -- 3. The first visible entry sets the batch key (unless one was asked for); lease it
+            --    and its matches.
             batch_key = key
             count = redis.call('HINCRBY', counts, job_id, 1)
             redis.call('XCLAIM', stream, G, worker, 0, id, 'TIME', int(now + lease - H), 'JUSTID')
@@ -259,7 +262,9 @@ class RedisQueue:
                 self.remove(job_id)
                 self._run(self._enqueue, keys, args)
 
-    def claim(self, *, worker: str, max_items: int, lease_seconds: float) -> list[Delivery]:
+    def claim(
+        self, *, worker: str, max_items: int, lease_seconds: float, batch_key: str | None = None
+    ) -> list[Delivery]:
         if worker == READY:
             raise ValueError(f"worker name {READY!r} is reserved")
         if max_items < 1:
@@ -267,7 +272,7 @@ class RedisQueue:
         rows = self._run(
             self._claim,
             [self.ids_key, self.counts_key, self.dead_key, *self.streams.values()],
-            [worker, max_items, _ms(lease_seconds), self.max_deliveries, *self.streams.keys()],
+            [worker, max_items, _ms(lease_seconds), self.max_deliveries, batch_key or "", *self.streams.keys()],
         )
         return [
             Delivery(

@@ -28,22 +28,28 @@ class SqliteQueue:
             if exists is None:
                 session.add(QueueEntry(job_id=job_id, priority=priority, batch_key=batch_key))
 
-    def claim(self, *, worker: str, max_items: int, lease_seconds: float) -> list[Delivery]:
+    def claim(
+        self, *, worker: str, max_items: int, lease_seconds: float, batch_key: str | None = None
+    ) -> list[Delivery]:
+        if max_items < 1:
+            return []
         now = time.time()
         with transaction(self.sessions) as session:
             # 1. The job that has waited longest at the highest priority sets the batch key.
-            first = session.scalars(
-                select(QueueEntry)
-                .where(QueueEntry.lease_until < now)
-                .order_by(QueueEntry.priority.desc(), QueueEntry.seq)
-                .limit(1)
-            ).first()
-            if first is None:
-                return []
+            if batch_key is None:
+                first = session.scalars(
+                    select(QueueEntry)
+                    .where(QueueEntry.lease_until < now)
+                    .order_by(QueueEntry.priority.desc(), QueueEntry.seq)
+                    .limit(1)
+                ).first()
+                if first is None:
+                    return []
+                batch_key = first.batch_key
             # 2. Fill the batch with others that share it, in the same order.
             entries = session.scalars(
                 select(QueueEntry)
-                .where(QueueEntry.lease_until < now, QueueEntry.batch_key == first.batch_key)
+                .where(QueueEntry.lease_until < now, QueueEntry.batch_key == batch_key)
                 .order_by(QueueEntry.priority.desc(), QueueEntry.seq)
                 .limit(max_items)
             ).all()

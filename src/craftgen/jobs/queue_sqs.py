@@ -96,12 +96,14 @@ class SqsQueue:
         body = json.dumps({"job_id": job_id, "batch_key": batch_key})
         self.client.send_message(QueueUrl=self._url(priority), MessageBody=body)
 
-    def claim(self, *, worker: str, max_items: int, lease_seconds: float) -> list[Delivery]:
+    def claim(
+        self, *, worker: str, max_items: int, lease_seconds: float, batch_key: str | None = None
+    ) -> list[Delivery]:
         if max_items < 1:
             return []
         # A batch picks its key from up to 10 messages; for one job any message will do, so
         # receive just one rather than count a receive on nine more (receives feed the redrive).
-        count = 1 if max_items == 1 else 10
+        count = 1 if max_items == 1 and batch_key is None else 10
         visibility = _seconds(lease_seconds)
         # 1. A short poll of each priority, then (idle only) a long poll of each, so a waiting
         #    free job never sits behind an empty pro queue's long poll.
@@ -115,10 +117,16 @@ class SqsQueue:
                     MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                 ).get("Messages", [])
                 if messages:
-                    return self._batch(messages, priority=priority, max_items=max_items)
+                    batch = self._batch(messages, priority=priority, max_items=max_items, batch_key=batch_key)
+                    if batch or batch_key is None:
+                        return batch
+            if batch_key is not None:
+                return []  # topping up a batch never long-polls: the worker is holding jobs
         return []
 
-    def _batch(self, messages: list[dict[str, Any]], *, priority: int, max_items: int) -> list[Delivery]:
+    def _batch(
+        self, messages: list[dict[str, Any]], *, priority: int, max_items: int, batch_key: str | None
+    ) -> list[Delivery]:
         url = self.urls[priority]
         messages.sort(key=lambda message: int(message["Attributes"].get("SentTimestamp", 0)))
         batch: list[Delivery] = []
@@ -127,7 +135,7 @@ class SqsQueue:
             handle = message["ReceiptHandle"]
             try:
                 body = json.loads(message["Body"])
-                job_id, batch_key = str(body["job_id"]), str(body["batch_key"])
+                job_id, key = str(body["job_id"]), str(body["batch_key"])
             except (ValueError, KeyError, TypeError):
                 # 2. Not one of ours: park it in the dead-letter queue rather than meet it forever.
                 log.warning("moving unreadable message %s to %s", message.get("MessageId"), self.dead_url)
@@ -136,14 +144,15 @@ class SqsQueue:
                 continue
             if any(delivery.job_id == job_id for delivery in batch):
                 self._delete(url, handle)  # a duplicate of a job this batch already holds
-            elif (not batch or batch_key == batch[0].batch_key) and len(batch) < max_items:
-                # 3. The oldest message sets the batch key; the others that share it join.
+            elif key == (batch_key or (batch[0].batch_key if batch else key)) and len(batch) < max_items:
+                # 3. The oldest message sets the batch key (unless one is asked for); the others
+                #    that share it join.
                 batch.append(
                     Delivery(
                         job_id=job_id,
                         receipt=handle,
                         deliveries=int(message["Attributes"].get("ApproximateReceiveCount", 1)),
-                        batch_key=batch_key,
+                        batch_key=key,
                         priority=priority,
                     )
                 )

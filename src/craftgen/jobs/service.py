@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from craftgen import credits
 from craftgen.db.session import transaction
 from craftgen.db.tables import ImageRow, Job, User, new_id
 from craftgen.engine.engine import Engine
@@ -29,7 +30,8 @@ from craftgen.uploads import load_upload
 
 @dataclass(frozen=True)
 class JobPolicy:
-    free_active_jobs: int = 1  # a free user's jobs queued or running at once
+    free_active_jobs: int = 1  # a user's uncharged (free-priority) jobs queued or running at once
+    pro_monthly_credits: int = 200  # a pro user's speed credits each month (one per image)
     max_request_models: tuple[str, ...] = ()  # models the API may name; empty: the registry's
 
 
@@ -74,35 +76,40 @@ class JobService:
         item = self.engine.prepare(request, image)
         job_id = new_id()
         key = batch_key_text(self.engine.batch_key(item), job_id=job_id)
-        priority = PRIORITY_PRO if user.plan == "pro" else PRIORITY_FREE
-        # 3. Quota check and insert in one write transaction.
+        # 3. Credits, quota check and insert in one write transaction.
         try:
             with transaction(self.sessions) as session:
-                # Lock the user's row so two submissions cannot both pass the quota check
-                # (PostgreSQL; SQLite's write transaction already serializes them).
-                session.execute(select(User.id).where(User.id == user.id).with_for_update())
-                if user.plan == "free":
-                    active = session.scalar(
-                        select(func.count()).select_from(Job).where(
-                            Job.user_id == user.id, Job.status.in_(states.ACTIVE)
-                        )
-                    )
-                    if (active or 0) >= self.policy.free_active_jobs:
-                        raise QuotaExceeded(
-                            "the free plan runs one job at a time: wait for your current job to "
-                            "finish (or cancel it), or upgrade to pro"
-                        )
-                session.add(
-                    Job(
-                        id=job_id,
-                        user_id=user.id,
-                        tool=request.tool,
-                        request=item.request.model_dump(mode="json"),
-                        batch_key=key,
-                        priority=priority,
-                        idempotency_key=idempotency_key,
-                    )
+                # Lock the user's row so two submissions cannot both pass the quota check or
+                # spend the same credits (PostgreSQL; SQLite's write transaction serializes them).
+                locked = session.scalar(select(User).where(User.id == user.id).with_for_update())
+                if locked is None:
+                    raise NotFound(f"user {user.id!r} not found")
+                job = Job(
+                    id=job_id,
+                    user_id=user.id,
+                    tool=request.tool,
+                    request=item.request.model_dump(mode="json"),
+                    batch_key=key,
+                    priority=PRIORITY_FREE,
+                    idempotency_key=idempotency_key,
                 )
+                session.add(job)
+                session.flush()
+                charged = credits.charge_if_possible(
+                    session,
+                    locked,
+                    job_id=job_id,
+                    cost=credits.job_cost(item.request.num_images),
+                    allowance=self.policy.pro_monthly_credits,
+                    now=time.time(),
+                )
+                if charged:
+                    job.priority, job.credits_charged = PRIORITY_PRO, charged
+                else:
+                    # Free-priority jobs (a free user's, or a pro user's out of credits) wait
+                    # their turn one at a time, so nobody can fill the free queue.
+                    self._check_free_quota(session, locked, job_id=job_id)
+                priority = job.priority
         except IntegrityError:
             # Two retries raced on the same idempotency key: the other one won.
             if idempotency_key:
@@ -116,9 +123,34 @@ class JobService:
             self.queue.enqueue(job_id, priority=priority, batch_key=key)
         except Exception as exc:
             with transaction(self.sessions) as session:
+                # Its credits come back too (its ledger lines go with the row).
+                credits.refund(session, job_id=job_id, now=time.time())
                 session.execute(delete(Job).where(Job.id == job_id))
             raise Unavailable("the job queue is not reachable right now; please retry") from exc
         return self.get(user.id, job_id)
+
+    def _check_free_quota(self, session: Session, user: User, *, job_id: str) -> None:
+        active = session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.user_id == user.id,
+                Job.id != job_id,
+                Job.credits_charged == 0,
+                Job.status.in_(states.ACTIVE),
+            )
+        )
+        if (active or 0) < self.policy.free_active_jobs:
+            return
+        if user.plan == "pro":
+            raise QuotaExceeded(
+                "your speed credits for this month are used up, and jobs without credits run one at a "
+                "time: wait for your current one to finish (or cancel it)"
+            )
+        raise QuotaExceeded(
+            "the free plan runs one job at a time: wait for your current job to "
+            "finish (or cancel it), or upgrade to pro"
+        )
 
     def _check_model(self, model: str | None) -> None:
         # API users may only name registry models: a path would let them load any server file.
@@ -171,7 +203,11 @@ class JobService:
                 raise NotFound(f"job {job_id!r} not found")
             if job.status in states.TERMINAL:
                 raise Conflict(f"job {job_id!r} is already {job.status}")
+            was_queued = job.status == states.QUEUED
             job.status = states.CANCELED
             job.finished_at = time.time()
+            if was_queued:  # it used nothing: its credits come back (a running one's GPU time was spent)
+                session.flush()
+                credits.refund(session, job_id=job_id, now=job.finished_at)
         self.queue.remove(job_id)
         return self.get(user_id, job_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from craftgen.db.tables import ImageRow, Job
+from craftgen.jobs import states
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class JobView:
     status: str
     progress: float
     queue_position: int | None
+    preview: str | None  # a small data: URL of the current latents, only while running
     error: dict[str, str] | None
     outputs: list[OutputView]
     request: dict[str, object]
@@ -44,6 +46,7 @@ def job_view(job: Job, images: list[ImageRow], *, queue_position: int | None) ->
         status=job.status,
         progress=round(job.progress, 4),
         queue_position=queue_position,
+        preview=job.preview if job.status == states.RUNNING else None,
         error=error,
         outputs=[
             OutputView(

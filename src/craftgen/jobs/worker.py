@@ -1,5 +1,9 @@
 """The worker loop: claim a batch, run it as one engine call, store outputs, finish exactly once.
 
+A batch is every queued job that shares the first one's batch key, whoever sent it, up to a job
+count and an image count (what fits in memory); a part-full batch waits a few milliseconds for
+more to arrive. Progress writes, throttled, carry a small preview of each job's first image.
+
 Delivery is at-least-once under a lease that a heartbeat thread renews. Completion is
 idempotent: outputs are stored under the job id and attempt, and the final state is a
 conditional write (`status = running AND attempts = this attempt`), so a redelivered job
@@ -18,10 +22,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from craftgen import credits
 from craftgen.db.session import transaction
 from craftgen.db.tables import ImageRow, Job
 from craftgen.engine.base import ToolInput, ToolResult
 from craftgen.engine.engine import Engine
+from craftgen.engine.preview import Preview, PreviewProgress, data_url
 from craftgen.errors import Canceled, InvalidRequest, ModelUnavailable, NotFound
 from craftgen.jobs import states
 from craftgen.jobs.options import WorkerOptions
@@ -79,9 +85,7 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim and run one batch; returns how many jobs were claimed."""
-        deliveries = self.queue.claim(
-            worker=self.name, max_items=self.options.batch_size, lease_seconds=self.options.lease_seconds
-        )
+        deliveries = self._claim_batch()
         if not deliveries:
             return 0
         done = threading.Event()
@@ -93,6 +97,65 @@ class Worker:
             done.set()
             heartbeat.join()
         return len(deliveries)
+
+    def _claim_batch(self) -> list[Delivery]:
+        """The oldest job sets the batch key; others with that key join, whoever sent them, up to
+        `batch_size` jobs and `batch_max_images` images. A part-full batch waits up to
+        `batch_wait` for more (other users' jobs arriving a moment later). The wait is far
+        shorter than a lease (capped at a third of one), so the heartbeat, started once the batch
+        is complete, still renews every lease in time."""
+        options = self.options
+        held: list[Delivery] = []
+        images = 0
+        key: str | None = None
+        deadline = 0.0
+        while True:
+            room = min(options.batch_size - len(held), options.batch_max_images - images)
+            try:
+                claimed = self.queue.claim(
+                    worker=self.name, max_items=room, lease_seconds=options.lease_seconds, batch_key=key
+                )
+            except Exception:
+                if not held:
+                    raise
+                log.exception("topping up the batch failed; running the %d jobs in hand", len(held))
+                return held
+            overflow = False
+            for delivery, count in zip(claimed, self._image_counts(claimed), strict=True):
+                # The first job always runs, even one with more images than the cap.
+                if held and (overflow or images + count > options.batch_max_images):
+                    overflow = True  # keep first-come order: nothing after it jumps in
+                    self.queue.release(delivery)  # unstarted, so not an attempt
+                    continue
+                held.append(delivery)
+                images += count
+            if not held:
+                return []
+            if key is None:
+                key = held[0].batch_key
+                deadline = time.monotonic() + min(options.batch_wait, options.lease_seconds / 3)
+            full = overflow or len(held) >= options.batch_size or images >= options.batch_max_images
+            # A solo key (see jobs.service.batch_key_text) never gains company: don't wait for it.
+            wait = deadline - time.monotonic()
+            if full or key.startswith("solo:") or wait <= 0:
+                return held
+            # Look again a few times within the window (every 2-50 ms), so a batch that fills
+            # early starts early, without a claim storm on the queue.
+            if self.stop.wait(min(wait, max(min(options.batch_wait / 4, 0.05), 0.002))):
+                return held
+
+    def _image_counts(self, deliveries: Sequence[Delivery]) -> list[int]:
+        """Images each job asks for (a missing or odd row counts one; `_start` settles it)."""
+        if not deliveries:
+            return []
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Job.id, Job.request).where(Job.id.in_([d.job_id for d in deliveries]))
+            ).all()
+        asked = {job_id: (request or {}).get("num_images") for job_id, request in rows}
+        return [
+            count if isinstance(count := asked.get(d.job_id), int) and count > 0 else 1 for d in deliveries
+        ]
 
     def _heartbeat(self, deliveries: Sequence[Delivery], done: threading.Event) -> None:
         while not done.wait(self.options.lease_seconds / 3):
@@ -167,11 +230,14 @@ class Worker:
                     + (f": {job.error_message}" if job.error_message else "")
                 )
                 job.finished_at = time.time()
+                session.flush()
+                credits.refund(session, job_id=job.id, now=job.finished_at)
                 settle = True
             else:
                 job.status = states.RUNNING
                 job.attempts += 1
                 job.progress = 0.0
+                job.preview = None  # an earlier attempt's picture is not this one's
                 job.started_at = job.started_at or time.time()
                 return _Running(delivery=delivery, job_id=job.id, user_id=job.user_id, attempt=job.attempts)
         if settle:
@@ -196,34 +262,52 @@ class Worker:
         return True
 
     def _execute(self, jobs: list[_Running]) -> list[ToolResult]:
-        last_write = 0.0
+        options = self.options
+        last_write = last_preview = 0.0
 
-        def progress(done: int, total: int) -> None:
-            nonlocal last_write
+        def report(done: int, total: int, preview: Preview | None) -> None:
+            nonlocal last_write, last_preview
             if self.abort.is_set():
                 raise Interrupted()
             now = time.monotonic()
-            if now - last_write < self.options.progress_interval and done < total:
+            if now - last_write < options.progress_interval and done < total:
                 return
             last_write = now
-            self._report(jobs, fraction=done / max(total, 1))
+            # The preview is rendered only here, at its own (slower) throttled rate, and never
+            # for the last step: the finished images replace it a moment later.
+            urls: list[str | None] = []
+            if preview is not None and done < total and now - last_preview >= options.preview_interval:
+                last_preview = now
+                try:
+                    urls = [data_url(image, longest=options.preview_size) for image in preview()]
+                except Exception:  # noqa: BLE001 - a preview is a nicety; it never fails a job
+                    log.exception("preview failed; the job carries on without one")
+            self._report(jobs, fraction=done / max(total, 1), previews=urls)
             if all(job.canceled for job in jobs):
                 raise Canceled("every job in the batch was canceled")
 
-        return self.engine.run_batch([job.item for job in jobs if job.item is not None], progress=progress)
+        def progress(done: int, total: int) -> None:
+            report(done, total, None)
 
-    def _report(self, jobs: list[_Running], *, fraction: float) -> None:
-        """Write progress (held below 1 until outputs are stored); notice jobs no longer ours
-        (canceled, or taken over by another worker after our lease ran out)."""
+        items = [job.item for job in jobs if job.item is not None]
+        return self.engine.run_batch(items, progress=PreviewProgress(report) if options.previews else progress)
+
+    def _report(self, jobs: list[_Running], *, fraction: float, previews: Sequence[str | None] = ()) -> None:
+        """Write progress (held below 1 until outputs are stored) and, when given, each job's
+        preview in the same UPDATE; notice jobs no longer ours (canceled, or taken over by
+        another worker after our lease ran out)."""
         with transaction(self.sessions) as session:
-            for job in jobs:
+            for index, job in enumerate(jobs):
                 row = session.execute(
                     select(Job.status, Job.attempts).where(Job.id == job.job_id)
                 ).first()
                 if row is None or row.status != states.RUNNING or row.attempts != job.attempt:
                     job.canceled = True
                     continue
-                session.execute(update(Job).where(Job.id == job.job_id).values(progress=min(fraction, 0.99)))
+                values: dict[str, object] = {"progress": min(fraction, 0.99)}
+                if index < len(previews):
+                    values["preview"] = previews[index]
+                session.execute(update(Job).where(Job.id == job.job_id).values(**values))
 
     # Endings --------------------------------------------------------------------------------
 
@@ -240,6 +324,7 @@ class Worker:
                 .values(
                     status=states.SUCCEEDED,
                     progress=1.0,
+                    preview=None,  # the images replace it
                     finished_at=time.time(),
                     batch_size=batch_size,
                     error_code=None,
@@ -272,11 +357,14 @@ class Worker:
 
     def _fail(self, job: _Running, *, code: str, message: str) -> None:
         with transaction(self.sessions) as session:
-            session.execute(
+            finished = time.time()
+            won = session.execute(
                 update(Job)
                 .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
-                .values(status=states.FAILED, error_code=code, error_message=message, finished_at=time.time())
-            )
+                .values(status=states.FAILED, error_code=code, error_message=message, finished_at=finished)
+            ).rowcount
+            if won:  # the final failure, written once: its credits come back in the same transaction
+                credits.refund(session, job_id=job.job_id, now=finished)
         self._settle(job)
 
     def _settle(self, job: _Running) -> None:
@@ -299,7 +387,7 @@ class Worker:
             session.execute(
                 update(Job)
                 .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
-                .values(status=states.QUEUED, error_code=None, error_message=message, progress=0.0)
+                .values(status=states.QUEUED, error_code=None, error_message=message, progress=0.0, preview=None)
             )
         self.queue.release(job.delivery, delay=self.options.retry_delay)
 
@@ -308,7 +396,7 @@ class Worker:
             session.execute(
                 update(Job)
                 .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
-                .values(status=states.QUEUED, progress=0.0)
+                .values(status=states.QUEUED, progress=0.0, preview=None)
             )
         self.queue.release(job.delivery)
 

@@ -1,9 +1,11 @@
-"""The studio's pages: home, one page per tool, my images, and sign-in.
+"""The studio's pages: home, one page per tool, my images, sign-up and sign-in.
 
 Pages are plain HTML from Jinja2 templates; `static/studio.js` does the work in the browser by
 calling the v1 API with the session cookie these routes set. With `local_studio` on, a browser
 on this machine (loopback) is signed in as the user "local" on its first visit; otherwise a
-visitor signs in once with an API key.
+visitor signs up or signs in with a name and password (a fresh session key, revoked on sign-out)
+or with an API key. Forms are CSRF-safe: the cookie is SameSite=strict and every POST must come
+from this site's own pages (Origin).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from craftgen import __version__
+from craftgen.accounts import DISABLED_MESSAGE, check_credentials, create_key_row, sign_up
 from craftgen.api.deps import RuntimeDep
 from craftgen.db.tables import User
+from craftgen.errors import InvalidRequest
 from craftgen.runtime import Runtime
 from craftgen.web.catalog import ToolPage, tool_pages
 from craftgen.web.session import (
@@ -28,7 +32,9 @@ from craftgen.web.session import (
     LOCAL_USER,
     clear_session_cookie,
     key_id_for,
+    key_id_for_token,
     local_key_id,
+    revoke_session_key,
     session_secret,
     set_session_cookie,
     sign,
@@ -73,7 +79,8 @@ def _secure(request: Request) -> bool:
 
 def _cookie_user(request: Request, runtime: Runtime) -> User | None:
     token = request.cookies.get(COOKIE)
-    return user_for_token(runtime.sessions, runtime.settings, token) if token else None
+    user = user_for_token(runtime.sessions, runtime.settings, token) if token else None
+    return user if user is not None and user.disabled_at is None else None
 
 
 def _signed_in(request: Request, runtime: Runtime) -> tuple[User | None, str | None]:
@@ -148,6 +155,25 @@ def my_images(request: Request, runtime: RuntimeDep) -> Response:
     return _page(request, runtime, "images.html", title="My images")
 
 
+@router.get("/gallery")
+def gallery(
+    request: Request,
+    runtime: RuntimeDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    tool: str = "",
+    order: str = "newest",
+) -> Response:
+    """What everyone has published: search, like, report and remix."""
+    order = order if order in ("newest", "liked") else "newest"
+    return _page(request, runtime, "gallery.html", title="Gallery", q=q, tool=tool, order=order)
+
+
+@router.get("/account")
+def account(request: Request, runtime: RuntimeDep) -> Response:
+    """Plan, credits, usage and API keys."""
+    return _page(request, runtime, "account.html", title="Your account")
+
+
 # Signing in and out ----------------------------------------------------------------------------
 
 
@@ -165,7 +191,13 @@ def _same_origin(request: Request) -> bool:
 
 
 def _signin_page(
-    request: Request, runtime: Runtime, *, next_url: str, error: str | None = None, status_code: int = 200
+    request: Request,
+    runtime: Runtime,
+    *,
+    next_url: str,
+    error: str | None = None,
+    error_form: str = "key",
+    status_code: int = 200,
 ) -> HTMLResponse:
     return _render(
         request,
@@ -176,6 +208,7 @@ def _signin_page(
         title="Sign in",
         next_url=next_url,
         error=error,
+        error_form=error_form,
         local_here=runtime.settings.local_studio and _is_loopback(request),
     )
 
@@ -184,7 +217,7 @@ def _signin_page(
 def signin_form(
     request: Request, runtime: RuntimeDep, next_url: Annotated[str | None, Query(alias="next")] = None
 ) -> Response:
-    """Sign in with an API key."""
+    """Sign in with a name and password, or with an API key."""
     return _signin_page(request, runtime, next_url=_safe_next(next_url))
 
 
@@ -193,16 +226,35 @@ def signin(
     request: Request,
     runtime: RuntimeDep,
     key: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     next_url: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
-    """Check the key, then set the session cookie (the key itself is not kept)."""
+    """Check the password (or key), then set the session cookie (no key or password is kept in it)."""
     next_url = _safe_next(next_url)
     if not _same_origin(request):
-        return _signin_page(request, runtime, next_url=next_url, error="Please sign in from this page.", status_code=403)
+        error = "Please sign in from this page."
+        return _signin_page(request, runtime, next_url=next_url, error=error, error_form="origin", status_code=403)
+    # 1. A name and password: a fresh session key, revoked again on sign-out.
+    if name.strip() or password:
+        user = check_credentials(runtime.sessions, name=name, password=password)
+        if user is None:
+            error = "That name and password do not match an account here."
+            return _signin_page(request, runtime, next_url=next_url, error=error, error_form="password", status_code=401)
+        if user.disabled_at is not None:
+            error = f"You cannot sign in: {DISABLED_MESSAGE}."
+            return _signin_page(request, runtime, next_url=next_url, error=error, error_form="password", status_code=403)
+        session_key = create_key_row(runtime.sessions, user_id=user.id, kind="session")
+        return _signed_in_redirect(request, runtime, session_key.id, next_url)
+    # 2. An API key: the cookie names that key.
     key_id = key_id_for(runtime.sessions, key.strip()) if key.strip() else None
     if key_id is None:
         message = "That API key is not known here (or was revoked)." if key.strip() else "Enter your API key."
         return _signin_page(request, runtime, next_url=next_url, error=message, status_code=401)
+    return _signed_in_redirect(request, runtime, key_id, next_url)
+
+
+def _signed_in_redirect(request: Request, runtime: Runtime, key_id: str, next_url: str) -> Response:
     response = RedirectResponse(next_url, status_code=303)
     settings = runtime.settings
     token = sign(session_secret(settings), key_id)
@@ -210,11 +262,59 @@ def signin(
     return response
 
 
+def _signup_page(
+    request: Request, runtime: Runtime, *, name: str = "", error: str | None = None, field: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _render(
+        request,
+        runtime,
+        "signup.html",
+        user=_cookie_user(request, runtime),
+        status_code=status_code,
+        title="Sign up",
+        name=name,
+        error=error,
+        error_field=field,
+        min_password_length=runtime.settings.min_password_length,
+    )
+
+
+@router.get("/signup")
+def signup_form(request: Request, runtime: RuntimeDep) -> Response:
+    """Make an account with a name and password."""
+    return _signup_page(request, runtime)
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    runtime: RuntimeDep,
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Create a free account and sign it in."""
+    if not _same_origin(request):
+        return _signup_page(request, runtime, error="Please sign up from this page.", status_code=403)
+    try:
+        user = sign_up(
+            runtime.sessions, name=name.strip(), password=password, min_password_length=runtime.settings.min_password_length
+        )
+    except InvalidRequest as error:
+        return _signup_page(request, runtime, name=name, error=error.message, field=error.field, status_code=422)
+    session_key = create_key_row(runtime.sessions, user_id=user.id, kind="session")
+    return _signed_in_redirect(request, runtime, session_key.id, "/")
+
+
 @router.post("/signout")
-def signout(request: Request) -> Response:
-    """Forget the session cookie."""
+def signout(request: Request, runtime: RuntimeDep) -> Response:
+    """Forget the session cookie; a password sign-in's session key is revoked with it."""
     if not _same_origin(request):
         return Response(status_code=403)
+    token = request.cookies.get(COOKIE)
+    key_id = key_id_for_token(runtime.settings, token) if token else None
+    if key_id is not None:
+        revoke_session_key(runtime.sessions, key_id)
     response = RedirectResponse("/signin", status_code=303)
     clear_session_cookie(response, secure=_secure(request))
     return response

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
-from craftgen.accounts import create_key, create_user, hash_key
+from craftgen.accounts import create_key, create_user, hash_key, revoke_key_id
 from craftgen.config import Settings
 from craftgen.db.tables import ApiKey, User
 from craftgen.errors import InvalidRequest
@@ -112,8 +112,21 @@ def user_for_key_id(sessions: sessionmaker[Session], key_id: str) -> User | None
 
 def user_for_token(sessions: sessionmaker[Session], settings: Settings, token: str) -> User | None:
     """The user a session cookie speaks for, or None when it is forged, too old or its key revoked."""
-    key_id = verify(session_secret(settings), token, max_age=settings.session_max_age)
+    key_id = key_id_for_token(settings, token)
     return user_for_key_id(sessions, key_id) if key_id else None
+
+
+def key_id_for_token(settings: Settings, token: str) -> str | None:
+    """The API key id a genuine, unexpired session cookie names."""
+    return verify(session_secret(settings), token, max_age=settings.session_max_age)
+
+
+def revoke_session_key(sessions: sessionmaker[Session], key_id: str) -> None:
+    """Revoke the key behind a password sign-in; a key the user made themselves is left alone."""
+    with sessions() as session:
+        kind = session.scalar(select(ApiKey.kind).where(ApiKey.id == key_id))
+    if kind == "session":
+        revoke_key_id(sessions, key_id=key_id)
 
 
 def key_id_for(sessions: sessionmaker[Session], key: str) -> str | None:

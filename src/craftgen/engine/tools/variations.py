@@ -103,7 +103,7 @@ class VariationsTool(Tool):
             guidance_scale=first.guidance,
             generator=generators_for(items),
             output_type="pil",
-            callback_on_step_end=step_callback(ctx.progress, done_before=0, total=total),
+            callback_on_step_end=step_callback(ctx.progress, done_before=0, total=total, items=items),
         )
         # 3. Back to each input's own size.
         results = []

@@ -230,7 +230,268 @@
       svg ? el("a", { class: "button", href: svg.url, download: svg.name, text: "Download SVG" }) : null,
     );
     figure.append(links, sendControls(image));
+    if (details) figure.append(publishControls(image, job));
     return figure;
+  }
+
+  // Publishing to the gallery (My images) ------------------------------------------------------
+
+  function publishControls(image, job) {
+    const box = el("div", { class: "publish" });
+    const status = el("p", { class: "hint", "aria-live": "polite" });
+    const fail = (error) => box.append(el("p", { class: "field-error", role: "alert", text: error.message }));
+    const showPublished = () => {
+      const undo = el("button", { type: "button", text: "Unpublish" });
+      undo.addEventListener("click", async () => {
+        undo.disabled = true;
+        try {
+          await api(`/v1/images/${image.image_id}/publish`, { method: "DELETE" });
+          showPrivate();
+        } catch (error) {
+          undo.disabled = false;
+          fail(error);
+        }
+      });
+      status.textContent = "In the gallery.";
+      box.replaceChildren(status, undo);
+    };
+    const showPrivate = () => {
+      const id = `publish-${image.image_id}`;
+      const details = el("details", { class: "publish-form" }, el("summary", { text: "Publish to the gallery" }));
+      const title = el("input", { type: "text", id: `${id}-title`, name: "title", maxlength: 120 });
+      const tags = el("input", { type: "text", id: `${id}-tags`, name: "tags", placeholder: "e.g. floral, spring" });
+      const go = el("button", { type: "button", text: "Publish" });
+      go.addEventListener("click", async () => {
+        box.querySelectorAll(".field-error").forEach((node) => node.remove());
+        go.disabled = true;
+        const tagList = tags.value.split(",").map((tag) => tag.trim()).filter(Boolean);
+        try {
+          await api(`/v1/images/${image.image_id}/publish`, { method: "POST", json: { title: title.value.trim(), tags: tagList } });
+          showPublished();
+        } catch (error) {
+          go.disabled = false;
+          fail(error);
+        }
+      });
+      details.append(
+        el("label", { for: title.id, text: "Title (optional)" }), title,
+        el("label", { for: tags.id, text: "Tags, separated by commas (optional)" }), tags,
+        el("p", { class: "hint", text: "Anyone signed in here can then see it, its prompt and its settings." }),
+        go,
+      );
+      status.textContent = "";
+      box.replaceChildren(details);
+    };
+    if (job.tool && image.kind === "image") {
+      api(`/v1/images/${image.image_id}`).then((info) => (info.public ? showPublished() : showPrivate())).catch(fail);
+    }
+    return box;
+  }
+
+  // Remix: a tool page opened from the gallery starts with that image's settings --------------
+
+  async function prefillRemix(form) {
+    const source = new URLSearchParams(window.location.search).get("remix");
+    if (!source || !ID.test(source)) return;
+    const formError = form.querySelector("[data-form-error]");
+    try {
+      const remix = await api(`/v1/images/${source}/remix`);
+      for (const [name, value] of Object.entries(remix.job)) {
+        const control = form.querySelector(`[name="${CSS.escape(name)}"]`);
+        if (!control || name === "tool" || value === null || typeof value === "object") continue;
+        if (control.type === "checkbox") control.checked = Boolean(value);
+        else control.value = String(value);
+      }
+      const more = form.querySelector("details.more");
+      if (more) more.open = true; // the remixed settings are worth seeing
+      const note = remix.needs_image
+        ? "Remixing a gallery image: its prompt and settings are filled in. Add your own picture to start."
+        : "Remixing a gallery image: its prompt and settings are filled in. Change anything, then make it.";
+      form.prepend(el("p", { class: "notice", role: "status", text: note }));
+    } catch (error) {
+      formError.textContent = error.message;
+      formError.hidden = false;
+    }
+  }
+
+  // The gallery --------------------------------------------------------------------------------
+
+  function galleryCard(item) {
+    const title = TITLES[item.tool] || item.tool;
+    const figure = el("figure", { class: "result" });
+    const picture = el("img", {
+      src: item.url,
+      alt: item.title || item.prompt || `${title} by ${item.author}`,
+      width: item.width,
+      height: item.height,
+      loading: "lazy",
+    });
+    figure.append(el("div", { class: `result-view${item.tool === "clipart" || item.tool === "cutout" ? " checker" : ""}` }, picture));
+    const caption = el("figcaption", {});
+    if (item.title) caption.append(el("strong", { text: item.title }), el("br"));
+    if (item.prompt) caption.append(`“${item.prompt}”`, el("br"));
+    caption.append(`${title} by ${item.author}`);
+    if (item.seed !== null && item.seed !== undefined) caption.append(` · seed ${item.seed}`);
+    if (item.tags.length) caption.append(el("br"), item.tags.map((tag) => `#${tag}`).join(" "));
+    caption.append(el("br"), el("span", { class: "hint", text: `Shared under ${item.licence}` }));
+    figure.append(caption);
+
+    let liked = false;
+    let likes = item.likes;
+    const like = el("button", { type: "button", "aria-pressed": "false" });
+    const showLikes = () => {
+      like.textContent = `${liked ? "♥ Liked" : "♡ Like"} · ${likes}`;
+      like.setAttribute("aria-pressed", String(liked));
+    };
+    showLikes();
+    like.addEventListener("click", async () => {
+      like.disabled = true;
+      try {
+        const answer = await api(`/v1/images/${item.id}/like`, { method: liked ? "DELETE" : "PUT" });
+        liked = answer.liked;
+        likes = answer.likes;
+        showLikes();
+      } catch (error) {
+        figure.append(el("p", { class: "field-error", role: "alert", text: error.message }));
+      }
+      like.disabled = false;
+    });
+    const remix = el("a", { class: "button", href: `/tools/${encodeURIComponent(item.tool)}?remix=${item.id}`, text: "Remix" });
+    figure.append(el("div", { class: "downloads" }, like, remix), reportControls(item));
+    return figure;
+  }
+
+  function reportControls(item) {
+    const details = el("details", { class: "report" }, el("summary", { text: "Report" }));
+    const id = `report-${item.id}`;
+    const reason = el("input", { type: "text", id, name: "reason", maxlength: 500 });
+    const send = el("button", { type: "button", text: "Send report" });
+    send.addEventListener("click", async () => {
+      details.querySelectorAll(".field-error").forEach((node) => node.remove());
+      send.disabled = true;
+      try {
+        const answer = await api(`/v1/images/${item.id}/report`, { method: "POST", json: { reason: reason.value.trim() } });
+        details.replaceChildren(
+          el("p", { role: "status", text: answer.hidden ? "Thanks. It is hidden until an admin looks." : "Thanks. An admin will look." }),
+        );
+      } catch (error) {
+        send.disabled = false;
+        details.append(el("p", { class: "field-error", role: "alert", text: error.message }));
+      }
+    });
+    details.append(el("label", { for: id, text: "What is wrong with it?" }), reason, send);
+    return details;
+  }
+
+  function setupGallery(root) {
+    const form = document.getElementById("gallery-form");
+    const status = document.getElementById("gallery-status");
+    const failure = document.getElementById("gallery-error");
+    const more = document.getElementById("gallery-more");
+    let cursor = null;
+    const query = () => {
+      const params = new URLSearchParams();
+      for (const name of ["q", "tool", "order"]) {
+        const value = form.elements[name].value.trim();
+        if (value) params.set(name, value);
+      }
+      return params;
+    };
+    const load = async ({ append }) => {
+      failure.hidden = true;
+      more.disabled = true;
+      const params = query();
+      if (append && cursor) params.set("cursor", cursor);
+      try {
+        const page = await api(`/v1/gallery?${params}`);
+        const cards = page.items.map(galleryCard);
+        if (append) root.append(...cards);
+        else root.replaceChildren(...cards);
+        cursor = page.next_cursor;
+        more.hidden = !cursor;
+        const shown = root.children.length;
+        if (shown) status.textContent = shown === 1 ? "1 image." : `${shown} images${cursor ? " so far" : ""}.`;
+        else status.textContent = params.get("q") ? "Nothing matches that search yet." : "Nothing published yet.";
+      } catch (error) {
+        status.textContent = "";
+        failure.textContent = error.message;
+        failure.hidden = false;
+      }
+      more.disabled = false;
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const params = query();
+      window.history.replaceState(null, "", `/gallery${params.size ? `?${params}` : ""}`);
+      cursor = null;
+      load({ append: false });
+    });
+    more.addEventListener("click", () => load({ append: true }));
+    load({ append: false });
+  }
+
+  // The account page -----------------------------------------------------------------------------
+
+  function setupAccount(facts) {
+    const failure = document.getElementById("account-error");
+    const keys = document.querySelector("[data-keys]");
+    const created = document.getElementById("key-created");
+    const makeKey = document.getElementById("key-new");
+    const fail = (error) => {
+      failure.textContent = error.message;
+      failure.hidden = false;
+    };
+    const fact = (term, value) => [el("dt", { text: term }), el("dd", { text: String(value) })];
+    const showMe = (me) => {
+      const plan = me.plan === "pro" ? "Pro" : "Free";
+      facts.replaceChildren(
+        ...fact("Name", me.name),
+        ...fact("Plan", me.role === "admin" ? `${plan} (admin)` : plan),
+        ...fact("Speed credits", me.plan === "pro" ? `${me.credits} of ${me.monthly_credits}, renewed ${me.credits_reset_at}` : "none on the free plan"),
+        ...fact("This month", `${me.usage.jobs} jobs, ${me.usage.images} images`),
+        ...fact("Running or queued now", me.active_jobs),
+      );
+    };
+    const showKeys = (list) => {
+      keys.replaceChildren(
+        ...list.filter((key) => !key.revoked_at).map((key) => {
+          const revoke = el("button", { type: "button", text: "Revoke" });
+          revoke.addEventListener("click", async () => {
+            revoke.disabled = true;
+            try {
+              await api(`/v1/keys/${encodeURIComponent(key.prefix)}`, { method: "DELETE" });
+              refreshKeys();
+            } catch (error) {
+              revoke.disabled = false;
+              fail(error);
+            }
+          });
+          return el(
+            "tr",
+            {},
+            el("td", {}, el("code", { text: `${key.prefix}…` })),
+            el("td", { text: key.kind === "session" ? "web sign-in" : "API key" }),
+            el("td", { text: new Date(key.created_at * 1000).toLocaleString() }),
+            el("td", {}, revoke),
+          );
+        }),
+      );
+    };
+    const refreshKeys = () => api("/v1/keys").then((answer) => showKeys(answer.keys)).catch(fail);
+    makeKey.addEventListener("click", async () => {
+      makeKey.disabled = true;
+      try {
+        const key = await api("/v1/keys", { method: "POST" });
+        created.replaceChildren("Your new key (shown only now): ", el("code", { text: key.key }));
+        created.hidden = false;
+        refreshKeys();
+      } catch (error) {
+        fail(error);
+      }
+      makeKey.disabled = false;
+    });
+    api("/v1/me").then(showMe).catch(fail);
+    refreshKeys();
   }
 
   // A tool page ----------------------------------------------------------------------------------
@@ -325,6 +586,7 @@
     const panel = document.querySelector("[data-progress-panel]");
     const bar = panel.querySelector("progress");
     const text = panel.querySelector("[data-progress-text]");
+    const preview = panel.querySelector("[data-progress-preview]");
     const cancel = panel.querySelector("[data-cancel]");
     const resultsPanel = document.querySelector("[data-results-panel]");
     const results = resultsPanel.querySelector("[data-results]");
@@ -340,7 +602,17 @@
       }),
     );
 
+    prefillRemix(form);
+
+    // A progress event carries `preview` only when it changed (null once it is gone).
+    const showPreview = (url) => {
+      if (url) preview.src = url;
+      else preview.removeAttribute("src");
+      preview.hidden = !url;
+    };
+
     const update = (state) => {
+      if ("preview" in state) showPreview(state.status === "running" ? state.preview : null);
       bar.value = Math.round((state.progress || 0) * 100);
       bar.textContent = `${bar.value}%`;
       if (state.status === "queued") {
@@ -355,6 +627,7 @@
 
     const finish = (job) => {
       current = null;
+      showPreview(null); // the finished images replace it
       cancel.hidden = true;
       generate.disabled = false;
       if (job.status === "succeeded") {
@@ -397,7 +670,7 @@
       panel.hidden = false;
       cancel.hidden = false;
       cancel.disabled = false;
-      update({ status: job.status, progress: 0, queue_position: job.queue_position });
+      update({ status: job.status, progress: 0, queue_position: job.queue_position, preview: null });
       const events = new EventSource(`/v1/jobs/${encodeURIComponent(job.id)}/events`);
       events.addEventListener("progress", (event) => update(JSON.parse(event.data)));
       events.addEventListener("status", (event) => {
@@ -471,5 +744,9 @@
     if (form) setupToolPage(form);
     const mine = document.querySelector("[data-my-images]");
     if (mine) setupMyImages(mine);
+    const gallery = document.querySelector("[data-gallery]");
+    if (gallery) setupGallery(gallery);
+    const account = document.querySelector("[data-account]");
+    if (account) setupAccount(account);
   });
 })();
