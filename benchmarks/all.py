@@ -40,6 +40,21 @@ def run_script(script: str, *, smoke: bool, timeout: float) -> tuple[list[Row], 
     return rows, done.stdout
 
 
+def labelled(script: str, name: str) -> str:
+    """A row's name led by its script's ("fast: ..."), once."""
+    stem = script.removesuffix(".py")
+    return name if name.startswith(stem) else f"{stem}: {name}"
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    """The table as Markdown, for the README."""
+    lines = ["| row | craftgen | baseline | baseline/craftgen | setup / check |", "|---|---|---|---|---|"]
+    for row in rows:
+        cells = (row.name, row.craftgen, row.baseline, row.ratio, row.note)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
 def header(*, smoke: bool) -> str:
     import torch  # imported here so --help stays instant
 
@@ -58,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="smallest settings, seconds per script (CI)")
     parser.add_argument("--only", action="append", choices=SCRIPTS, help="run just these scripts")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per script")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (the README's)")
     args = parser.parse_args(argv)
     scripts = [script for script in SCRIPTS if not args.only or script in args.only]
     rows: list[Row] = []
@@ -65,11 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         print(f"running {script} ...", file=sys.stderr, flush=True)
         script_rows, _ = run_script(script, smoke=args.smoke, timeout=args.timeout)
-        rows += [Row(f"{script[:-3]}: {row.name}", row.craftgen, row.baseline, row.ratio, row.note) for row in script_rows]
+        rows += [Row(labelled(script, row.name), row.craftgen, row.baseline, row.ratio, row.note) for row in script_rows]
         print(f"  {script}: {len(script_rows)} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     print(header(smoke=args.smoke))
     print()
-    print(table(rows))
+    print(markdown(rows) if args.markdown else table(rows))
     return 0
 
 
