@@ -81,10 +81,19 @@ def upload(page: Page, path: Path) -> None:
     expect(page.locator("[data-preview-caption]")).to_have_text(expected)
 
 
+WAIT_FOR_IMAGES = """async () => {
+  const pictures = [...document.images].filter((i) => i.getAttribute("src"));
+  await Promise.all(pictures.map((i) => (i.complete ? null : new Promise((done) => { i.onload = i.onerror = done; }))));
+  return pictures.filter((i) => i.naturalWidth === 0).map((i) => i.getAttribute("src"));
+}"""
+
+
 def shoot(page: Page, name: str) -> None:
     """A full-page screenshot, once every picture on the page has loaded (lazy ones too)."""
     page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })")
-    page.wait_for_function("[...document.images].every(i => !i.getAttribute('src') || (i.complete && i.naturalWidth > 0))")
+    # evaluate, not wait_for_function: its polling evaluates strings, which the studio's CSP forbids.
+    broken = page.evaluate(WAIT_FOR_IMAGES)
+    assert broken == [], f"pictures that did not load: {broken}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 

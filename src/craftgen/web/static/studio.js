@@ -471,7 +471,7 @@
             {},
             el("td", {}, el("code", { text: `${key.prefix}…` })),
             el("td", { text: key.kind === "session" ? "web sign-in" : "API key" }),
-            el("td", { text: new Date(key.created_at * 1000).toLocaleString() }),
+            el("td", { text: new Date(key.created_at * 1000).toLocaleDateString() }),
             el("td", {}, revoke),
           );
         }),
