@@ -87,6 +87,10 @@ def test_publish_search_remix_like_unpublish(make_db_api: Callable[..., Api]) ->
         assert api.client.put(f"/v1/images/{png}/like", headers=headers).status_code == 200
     seen = api.client.get(f"/v1/images/{png}", headers=bea).json()
     assert (seen["likes"], seen["liked"]) == (2, True)
+    # The gallery page says which pictures the viewer likes, so a heart shows filled.
+    for headers, liked in ((bea, True), (ada, False)):
+        listed = api.client.get("/v1/gallery", headers=headers).json()["items"]
+        assert [(item["id"], item["likes"], item["liked"]) for item in listed if item["id"] == png] == [(png, 2, liked)]
     assert api.client.delete(f"/v1/images/{png}/like", headers=bea).json() == {"image_id": png, "likes": 1, "liked": False}
     assert api.client.delete(f"/v1/images/{png}/like", headers=bea).json()["likes"] == 1
 

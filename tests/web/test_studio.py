@@ -294,6 +294,8 @@ def test_publish_find_like_and_remix_in_the_gallery(page: Page) -> None:
     like.click()
     expect(like).to_have_text("♥ Liked · 1")
     expect(like).to_have_attribute("aria-pressed", "true")
+    page.reload()  # the like is remembered: the page shows it as liked, once
+    expect(like).to_have_text("♥ Liked · 1")
     shoot(page, "gallery-desktop")
     found.get_by_role("link", name="Remix").click()
     expect(page).to_have_url(re.compile(r"/tools/text\?remix=\w+$"))

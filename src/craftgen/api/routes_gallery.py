@@ -29,6 +29,7 @@ router = APIRouter(tags=["gallery"], responses={404: {"model": ErrorBody}, 422: 
 @router.get("/gallery")
 def list_gallery(
     runtime: RuntimeDep,
+    user: UserDep,
     order: Order = "newest",
     q: Annotated[str, Query(max_length=200)] = "",
     tool: str | None = None,
@@ -37,9 +38,13 @@ def list_gallery(
 ) -> GalleryPageOut:
     """Public images, newest or most liked first; `q` searches prompt, title and tags."""
     options = runtime.settings.gallery_options()
-    page = gallery_page(runtime.sessions, options, order=order, q=q, tool=tool, cursor=cursor, limit=limit)
+    page = gallery_page(
+        runtime.sessions, options, order=order, q=q, tool=tool, cursor=cursor, limit=limit, viewer_id=user.id
+    )
     return GalleryPageOut(
-        items=[gallery_item_out(entry, licence=options.licence) for entry in page.items],
+        items=[
+            gallery_item_out(entry, licence=options.licence, liked=entry.image_id in page.liked) for entry in page.items
+        ],
         next_cursor=page.next_cursor,
     )
 

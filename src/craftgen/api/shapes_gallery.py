@@ -37,6 +37,7 @@ class GalleryItemOut(BaseModel):
     height: int
     published_at: float
     likes: int
+    liked: bool = False  # by the caller
     licence: str
     remix_url: str
 
@@ -84,7 +85,7 @@ class UserStatusOut(BaseModel):
     disabled: bool
 
 
-def gallery_item_out(entry: GalleryEntry, *, licence: str) -> GalleryItemOut:
+def gallery_item_out(entry: GalleryEntry, *, licence: str, liked: bool = False) -> GalleryItemOut:
     return GalleryItemOut(
         id=entry.image_id,
         url=image_url(entry.image_id),
@@ -99,6 +100,7 @@ def gallery_item_out(entry: GalleryEntry, *, licence: str) -> GalleryItemOut:
         height=entry.height,
         published_at=entry.published_at,
         likes=entry.likes,
+        liked=liked,
         licence=licence,
         remix_url=f"/v1/images/{entry.image_id}/remix",
     )

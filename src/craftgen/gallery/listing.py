@@ -16,10 +16,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from craftgen.db.tables import GalleryItem
+from craftgen.db.tables import GalleryItem, GalleryLike
 from craftgen.errors import InvalidRequest
 from craftgen.gallery import search
 from craftgen.gallery.entries import GalleryEntry, entry, entry_query
@@ -34,6 +34,7 @@ ORDERS: tuple[Order, ...] = ("newest", "liked")
 class GalleryPage:
     items: list[GalleryEntry]
     next_cursor: str | None  # None on the last page
+    liked: frozenset[str] = frozenset()  # image ids on this page the viewer has liked
 
 
 def sort_key(order: Order) -> tuple[InstrumentedAttribute[Any], ...]:
@@ -73,6 +74,7 @@ def gallery_page(
     tool: str | None = None,
     cursor: str | None = None,
     limit: int | None = None,
+    viewer_id: str | None = None,
 ) -> GalleryPage:
     # 1. Validate.
     limit = options.page_size if limit is None else limit
@@ -98,9 +100,18 @@ def gallery_page(
             query = query.where(tuple_(*keys) < tuple_(*after))
         # 3. One row more than a page says whether another page follows.
         rows = session.execute(query.order_by(*(key.desc() for key in keys)).limit(limit + 1)).all()
-    items = rows[:limit]
+        items = rows[:limit]
+        # 4. Which of this page the viewer likes: one primary-key lookup per row, never a scan.
+        liked: frozenset[str] = frozenset()
+        if viewer_id is not None and items:
+            page_ids = [row[0].image_id for row in items]
+            liked = frozenset(
+                session.scalars(
+                    select(GalleryLike.image_id).where(GalleryLike.user_id == viewer_id, GalleryLike.image_id.in_(page_ids))
+                )
+            )
     next_cursor = None
     if len(rows) > limit:
         last = items[-1][0]
         next_cursor = encode_cursor(order, tuple(getattr(last, key.key) for key in sort_key(order)))
-    return GalleryPage(items=[entry(*row) for row in items], next_cursor=next_cursor)
+    return GalleryPage(items=[entry(*row) for row in items], next_cursor=next_cursor, liked=liked)

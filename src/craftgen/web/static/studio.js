@@ -336,7 +336,7 @@
     caption.append(el("br"), el("span", { class: "hint", text: `Shared under ${item.licence}` }));
     figure.append(caption);
 
-    let liked = false;
+    let liked = Boolean(item.liked);
     let likes = item.likes;
     const like = el("button", { type: "button", "aria-pressed": "false" });
     const showLikes = () => {
