@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.session import transaction
 from craftgen.db.tables import ApiKey, User
-from craftgen.errors import InvalidRequest
+from craftgen.errors import InvalidRequest, TooManyAttempts
+from craftgen.signin_policy import SignInPolicy
 
 PLANS = ("free", "pro")
 ROLES = ("user", "admin")
@@ -117,19 +118,58 @@ def check_password(password: str, *, min_length: int) -> None:
         raise InvalidRequest(f"the password must be at most {MAX_PASSWORD_CHARS} characters long", field="password")
 
 
-def check_credentials(sessions: sessionmaker[Session], *, name: str, password: str) -> User | None:
-    """The user a name and password belong to (disabled or not), or None."""
+def check_credentials(
+    sessions: sessionmaker[Session],
+    *,
+    name: str,
+    password: str,
+    policy: SignInPolicy = SignInPolicy(),
+    now: float | None = None,
+) -> User | None:
+    """The user a name and password belong to (disabled or not), or None.
+
+    After `policy.max_failures` wrong passwords in a row the account's sign-in pauses for
+    `policy.lockout_seconds` (TooManyAttempts, even for the right password), which makes
+    guessing a password through the form hopeless. The counter lives on the user's row, so
+    every API replica sees the same one.
+    """
+    moment = time.time() if now is None else now
     with sessions() as session:
         user = session.scalar(select(User).where(User.name == name.strip()))
     if user is None or user.password_hash is None or len(password) > MAX_PASSWORD_CHARS:
         _verify(_DUMMY_HASH, password[:MAX_PASSWORD_CHARS])  # the same time as a real check
         return None
+    _refuse_if_paused(user.signin_locked_until, moment)
     if not _verify(user.password_hash, password):
+        _count_failure(sessions, user.id, policy=policy, now=moment)
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        with transaction(sessions) as session:
-            session.execute(update(User).where(User.id == user.id).values(password_hash=_hasher.hash(password)))
+    with transaction(sessions) as session:
+        changes: dict[str, object] = {"failed_signins": 0, "signin_locked_until": None}
+        if _hasher.check_needs_rehash(user.password_hash):
+            changes["password_hash"] = _hasher.hash(password)
+        session.execute(update(User).where(User.id == user.id).values(**changes))
     return user
+
+
+def _refuse_if_paused(locked_until: float | None, now: float) -> None:
+    if locked_until is not None and locked_until > now:
+        minutes = max(1, round((locked_until - now) / 60))
+        raise TooManyAttempts(
+            f"too many wrong passwords for this account: try again in {minutes} minute{'s' if minutes != 1 else ''}",
+            field="password",
+        )
+
+
+def _count_failure(sessions: sessionmaker[Session], user_id: str, *, policy: SignInPolicy, now: float) -> None:
+    """One more wrong password; the one that reaches the limit starts the pause and resets the count."""
+    with transaction(sessions) as session:
+        user = session.scalar(select(User).where(User.id == user_id).with_for_update())
+        if user is None:
+            return
+        user.failed_signins += 1
+        if user.failed_signins >= policy.max_failures:
+            user.failed_signins = 0
+            user.signin_locked_until = now + policy.lockout_seconds
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -16,6 +16,7 @@ from craftgen.engine.limits import Limits
 from craftgen.engine.options import AttentionChoice, DtypeChoice, EngineOptions
 from craftgen.gallery.options import GalleryOptions
 from craftgen.jobs.options import WorkerOptions
+from craftgen.signin_policy import SignInPolicy
 
 
 class Settings(BaseSettings):
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
 
     # Accounts, credits and the community gallery.
     min_password_length: int = Field(default=10, ge=8)
+    signin_max_failures: int = Field(default=5, ge=1)  # wrong passwords in a row that pause sign-in
+    signin_lockout_seconds: float = Field(default=300.0, ge=0)  # how long that pause lasts
     pro_monthly_credits: int = Field(default=200, ge=0)  # one credit per image a job asks for
     gallery_licence: str = "CC BY 4.0"  # the terms every published image is shared under
     gallery_page_size: int = Field(default=24, ge=1)  # items per gallery page when none is asked
@@ -122,6 +125,9 @@ class Settings(BaseSettings):
             preview_size=self.preview_size,
             retry_delay=self.retry_delay,
         )
+
+    def signin_policy(self) -> SignInPolicy:
+        return SignInPolicy(max_failures=self.signin_max_failures, lockout_seconds=self.signin_lockout_seconds)
 
     def gallery_options(self) -> GalleryOptions:
         return GalleryOptions(

@@ -32,6 +32,12 @@ class QuotaExceeded(CraftgenError):
     code = "quota_exceeded"
 
 
+class TooManyAttempts(QuotaExceeded):
+    """Sign-in is paused for this account after repeated wrong passwords."""
+
+    code = "too_many_attempts"
+
+
 class ModelUnavailable(CraftgenError):
     """A model could not be found or loaded; the message lists what was tried."""
 

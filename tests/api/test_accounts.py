@@ -3,6 +3,7 @@ cookie), sign out revoking that session, API keys made, listed and revoked, disa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -97,3 +98,25 @@ def test_a_disabled_user_is_refused_with_a_clear_403(make_db_api: Callable[..., 
     client.cookies.clear()
     refused = client.post("/signin", data={"name": "maker", "password": PASSWORD})
     assert refused.status_code == 403 and "disabled" in refused.text and COOKIE not in client.cookies
+
+
+def test_repeated_wrong_passwords_pause_sign_in_then_it_works_again(make_db_api: Callable[..., Api]) -> None:
+    api = make_db_api(signin_max_failures=3, signin_lockout_seconds=1.5)
+    client = api.client
+    client.post("/signup", data={"name": "maker", "password": PASSWORD})
+    client.cookies.clear()
+    # 1. A wrong password, then the right one: the count starts again from zero.
+    assert client.post("/signin", data={"name": "maker", "password": "guess 1"}).status_code == 401
+    assert client.post("/signin", data={"name": "maker", "password": PASSWORD}, follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    # 2. Three wrong in a row pause the account: even the right password is refused, saying why.
+    for guess in ("guess 1", "guess 2"):
+        assert client.post("/signin", data={"name": "maker", "password": guess}).status_code == 401
+    assert client.post("/signin", data={"name": "maker", "password": "guess 3"}).status_code == 401
+    paused = client.post("/signin", data={"name": "maker", "password": PASSWORD})
+    assert paused.status_code == 429 and "too many wrong passwords" in paused.text.lower()
+    assert COOKIE not in client.cookies
+    # 3. Once the pause is over, the right password signs in.
+    time.sleep(1.6)
+    again = client.post("/signin", data={"name": "maker", "password": PASSWORD}, follow_redirects=False)
+    assert again.status_code == 303 and COOKIE in client.cookies

@@ -42,6 +42,9 @@ class User(Base):
     created_at: Mapped[float] = mapped_column(Float, default=now)
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)  # argon2id; None: keys only
     disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # set by an admin
+    # Wrong passwords in a row, and until when sign-in is paused after too many (accounts.py).
+    failed_signins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    signin_locked_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     credits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # pro speed credits left
     credits_period: Mapped[str] = mapped_column(String(7), default="", server_default="")  # "YYYY-MM" of `credits`
 

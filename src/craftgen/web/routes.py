@@ -23,7 +23,7 @@ from craftgen import __version__
 from craftgen.accounts import DISABLED_MESSAGE, check_credentials, create_key_row, sign_up
 from craftgen.api.deps import RuntimeDep
 from craftgen.db.tables import User
-from craftgen.errors import InvalidRequest
+from craftgen.errors import InvalidRequest, TooManyAttempts
 from craftgen.runtime import Runtime
 from craftgen.web.catalog import ToolPage, tool_pages
 from craftgen.web.session import (
@@ -177,6 +177,10 @@ def account(request: Request, runtime: RuntimeDep) -> Response:
 # Signing in and out ----------------------------------------------------------------------------
 
 
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def _safe_next(target: str | None) -> str:
     # Only a path on this site: "//host" or "https://..." would send the visitor elsewhere.
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -237,7 +241,11 @@ def signin(
         return _signin_page(request, runtime, next_url=next_url, error=error, error_form="origin", status_code=403)
     # 1. A name and password: a fresh session key, revoked again on sign-out.
     if name.strip() or password:
-        user = check_credentials(runtime.sessions, name=name, password=password)
+        try:
+            user = check_credentials(runtime.sessions, name=name, password=password, policy=runtime.settings.signin_policy())
+        except TooManyAttempts as paused:
+            error = sentence(paused.message)
+            return _signin_page(request, runtime, next_url=next_url, error=error, error_form="password", status_code=429)
         if user is None:
             error = "That name and password do not match an account here."
             return _signin_page(request, runtime, next_url=next_url, error=error, error_form="password", status_code=401)
