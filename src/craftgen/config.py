@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     preview_size: int = Field(default=128, ge=16, le=512)  # a preview's longest side, in pixels
     retry_delay: float = Field(default=2.0, ge=0)
     free_active_jobs: int = Field(default=1, ge=1)
+    worker_stall_seconds: float = Field(default=600.0, gt=0)  # no step for this long: hung, leases lapse
+    worker_alive_file: str = ""  # touched while the worker is healthy (a liveness probe reads its age)
 
     # Accounts, credits and the community gallery.
     min_password_length: int = Field(default=10, ge=8)
@@ -124,6 +126,8 @@ class Settings(BaseSettings):
             preview_interval=self.preview_interval,
             preview_size=self.preview_size,
             retry_delay=self.retry_delay,
+            stall_seconds=self.worker_stall_seconds,
+            alive_file=self.worker_alive_file,
         )
 
     def signin_policy(self) -> SignInPolicy:

@@ -191,6 +191,19 @@ def test_workers_get_a_gpu_and_longer_than_a_batch_to_stop(name: str) -> None:
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
 
 
+@pytest.mark.parametrize("name", [FLOOR_WORKER, SPOT_WORKER])
+def test_a_hung_worker_is_restarted_after_its_leases_lapse(name: str) -> None:
+    (container,) = deployment(name)["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    alive_file = env["CRAFTGEN_WORKER_ALIVE_FILE"]
+    command = container["livenessProbe"]["exec"]["command"]
+    assert alive_file in command[-1], "the probe reads the file the worker touches"
+    max_age = float(command[-1].rsplit(">", 1)[1].strip(" )"))
+    stall = float(env.get("CRAFTGEN_WORKER_STALL_SECONDS", config().get("CRAFTGEN_WORKER_STALL_SECONDS", 600)))
+    # The probe waits for longer than the stall limit, so the leases lapse (jobs move on) first.
+    assert max_age > stall + float(config()["CRAFTGEN_LEASE_SECONDS"])
+
+
 def test_the_floor_and_the_burst_run_the_same_pod() -> None:
     floor, burst = (deployment(name)["spec"]["template"]["spec"] for name in (FLOOR_WORKER, SPOT_WORKER))
     placement = {"affinity", "tolerations"}

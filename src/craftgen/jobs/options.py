@@ -18,3 +18,7 @@ class WorkerOptions:
     previews: bool = True  # progress writes carry a small preview of the current latents
     preview_interval: float = 1.0  # at most one preview per this many seconds
     preview_size: int = 128  # a preview's longest side, in pixels
+    # A worker that has not stepped (no diffusion step, no loop turn) for this long is hung: it
+    # stops renewing its leases, so its jobs go to other workers, and stops touching alive_file.
+    stall_seconds: float = 600.0
+    alive_file: str = ""  # touched while healthy, for a liveness probe (deploy/k8s/worker.yaml)

@@ -14,6 +14,7 @@ signal hands it back to the queue instead).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -65,11 +66,13 @@ class Worker:
     options: WorkerOptions = field(default_factory=WorkerOptions)
     stop: threading.Event = field(default_factory=threading.Event)  # finish the batch, then exit
     abort: threading.Event = field(default_factory=threading.Event)  # hand the batch back now
+    last_step: float = field(default_factory=time.monotonic)  # the loop's or the diffusion's latest step
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.name)
         failures = 0
         while not self.stop.is_set():
+            self._stepped()
             try:
                 claimed = self.run_once()
                 failures = 0
@@ -157,8 +160,34 @@ class Worker:
             count if isinstance(count := asked.get(d.job_id), int) and count > 0 else 1 for d in deliveries
         ]
 
+    def _stepped(self) -> None:
+        """A sign of life: the loop turned or diffusion took a step."""
+        self.last_step = time.monotonic()
+        self._touch_alive_file()
+
+    def stalled_for(self) -> float:
+        """Seconds since the last step when that is longer than `stall_seconds`, else 0."""
+        quiet = time.monotonic() - self.last_step
+        return quiet if quiet > self.options.stall_seconds else 0.0
+
+    def _touch_alive_file(self) -> None:
+        if self.options.alive_file:
+            try:
+                with open(self.options.alive_file, "a"):
+                    pass
+                os.utime(self.options.alive_file)
+            except OSError:
+                log.exception("cannot touch the alive file %s", self.options.alive_file)
+
     def _heartbeat(self, deliveries: Sequence[Delivery], done: threading.Event) -> None:
-        while not done.wait(self.options.lease_seconds / 3):
+        while not done.wait(min(self.options.lease_seconds / 3, self.options.stall_seconds)):
+            # A hung batch (a wedged GPU call, a deadlock) must not hold its jobs forever: once
+            # nothing has stepped for stall_seconds, let the leases lapse so other workers take
+            # them over (this one's late writes are refused by the attempt check).
+            if stalled := self.stalled_for():
+                log.error("worker %s: no step for %.0f s; letting its leases lapse", self.name, stalled)
+                continue
+            self._touch_alive_file()
             try:
                 self.queue.renew(deliveries, lease_seconds=self.options.lease_seconds)
             except Exception:  # a missed beat is retried; the lease has slack for two
@@ -267,6 +296,7 @@ class Worker:
 
         def report(done: int, total: int, preview: Preview | None) -> None:
             nonlocal last_write, last_preview
+            self.last_step = time.monotonic()  # cheap: every step; the file is touched by the heartbeat
             if self.abort.is_set():
                 raise Interrupted()
             now = time.monotonic()
