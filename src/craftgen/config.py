@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     free_active_jobs: int = Field(default=1, ge=1)
     worker_stall_seconds: float = Field(default=600.0, gt=0)  # no step for this long: hung, leases lapse
     worker_alive_file: str = ""  # touched while the worker is healthy (a liveness probe reads its age)
+    dead_letter_interval: float = Field(default=30.0, gt=0)  # seconds between sweeps of the dead letters
 
     # Accounts, credits and the community gallery.
     min_password_length: int = Field(default=10, ge=8)
@@ -128,6 +129,7 @@ class Settings(BaseSettings):
             retry_delay=self.retry_delay,
             stall_seconds=self.worker_stall_seconds,
             alive_file=self.worker_alive_file,
+            dead_letter_interval=self.dead_letter_interval,
         )
 
     def signin_policy(self) -> SignInPolicy:

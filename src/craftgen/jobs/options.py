@@ -22,3 +22,4 @@ class WorkerOptions:
     # stops renewing its leases, so its jobs go to other workers, and stops touching alive_file.
     stall_seconds: float = 600.0
     alive_file: str = ""  # touched while healthy, for a liveness probe (deploy/k8s/worker.yaml)
+    dead_letter_interval: float = 30.0  # how often an idle worker marks dead-lettered jobs failed

@@ -29,6 +29,15 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class DeadLetter:
+    """A job the queue gave up handing out (too many deliveries); the worker marks it failed."""
+
+    job_id: str
+    receipt: str  # the backend's handle for forget_dead
+    reason: str
+
+
+@dataclass(frozen=True)
 class QueueDepth:
     """What an autoscaler needs: waiting and running jobs per priority, and the oldest wait."""
 
@@ -59,6 +68,13 @@ class JobQueue(Protocol):
 
     def remove(self, job_id: str) -> None:
         """Drop a job that will never run (canceled, or given up as dead)."""
+
+    def take_dead(self, *, max_items: int) -> list[DeadLetter]:
+        """Up to `max_items` dead-lettered jobs, so their rows can be marked failed; each stays
+        in the dead letters until `forget_dead` (a reaper that dies in between loses nothing)."""
+
+    def forget_dead(self, letter: DeadLetter) -> None:
+        """Drop a dead letter whose job has been settled."""
 
     def depth(self) -> QueueDepth:
         """Visible and in-flight counts per priority."""

@@ -24,7 +24,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 
-from craftgen.jobs.queue import PRIORITIES, Delivery, QueueDepth
+from craftgen.jobs.queue import PRIORITIES, DeadLetter, Delivery, QueueDepth
 
 GROUP = "workers"
 READY = "~ready"  # the consumer that owns entries no worker holds (pulled, released, regrouped)
@@ -316,6 +316,17 @@ class RedisQueue:
             return
         priority = int(str(where).split("/", 1)[0])
         self._run(self._remove, [self._stream(priority), self.counts_key, self.ids_key], [job_id, where])
+
+    def take_dead(self, *, max_items: int) -> list[DeadLetter]:
+        entries = self.client.xrange(self.dead_key, count=max_items)
+        return [
+            DeadLetter(job_id=fields["job_id"], receipt=entry_id, reason=fields.get("reason", "dead-lettered"))
+            for entry_id, fields in entries
+            if "job_id" in fields
+        ]
+
+    def forget_dead(self, letter: DeadLetter) -> None:
+        self.client.xdel(self.dead_key, letter.receipt)
 
     def depth(self) -> QueueDepth:
         now, *rows = self._run(self._depth, list(self.streams.values()), [])

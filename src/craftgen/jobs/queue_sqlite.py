@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 
 from craftgen.db.session import make_engine, make_sessions, transaction
 from craftgen.db.tables import QueueEntry
-from craftgen.jobs.queue import Delivery, QueueDepth
+from craftgen.jobs.queue import DeadLetter, Delivery, QueueDepth
 
 
 def _receipt(worker: str, deliveries: int) -> str:
@@ -99,6 +99,12 @@ class SqliteQueue:
     def remove(self, job_id: str) -> None:
         with transaction(self.sessions) as session:
             session.execute(delete(QueueEntry).where(QueueEntry.job_id == job_id))
+
+    def take_dead(self, *, max_items: int) -> list[DeadLetter]:
+        return []  # no dead letters here: the worker's own attempt limit gives jobs up
+
+    def forget_dead(self, letter: DeadLetter) -> None:
+        return None
 
     def depth(self) -> QueueDepth:
         now = time.time()

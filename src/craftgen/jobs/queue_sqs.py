@@ -28,6 +28,7 @@ from craftgen.jobs.queue import (
     PRIORITIES,
     PRIORITY_FREE,
     PRIORITY_PRO,
+    DeadLetter,
     Delivery,
     QueueDepth,
 )
@@ -37,6 +38,7 @@ log = logging.getLogger("craftgen.queue")
 SUFFIXES = {PRIORITY_PRO: "pro", PRIORITY_FREE: "free"}
 RETENTION = str(14 * 24 * 3600)  # the SQS maximum: a backlog outlives a long outage
 MAX_VISIBILITY = 12 * 3600  # SQS's limit for one message
+DEAD_LETTER_HOLD = 300  # seconds a taken dead letter stays hidden from other reapers
 # A receipt handle from an earlier receive, or of a deleted message: the holder lost the job.
 _STALE = {"ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"}
 
@@ -183,6 +185,25 @@ class SqsQueue:
         # SQS finds messages only by receiving them, so a canceled job's message stays; the
         # worker that receives it sees the job is no longer active and acks it unrun.
         return None
+
+    def take_dead(self, *, max_items: int) -> list[DeadLetter]:
+        response = self.client.receive_message(
+            QueueUrl=self.dead_url,
+            MaxNumberOfMessages=max(1, min(10, max_items)),
+            WaitTimeSeconds=0,
+            VisibilityTimeout=DEAD_LETTER_HOLD,
+        )
+        letters = []
+        for message in response.get("Messages", []):
+            try:
+                job_id = str(json.loads(message["Body"])["job_id"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not one of ours: left for a person to look at (hidden for a while)
+            letters.append(DeadLetter(job_id=job_id, receipt=message["ReceiptHandle"], reason="redriven by SQS"))
+        return letters
+
+    def forget_dead(self, letter: DeadLetter) -> None:
+        self._delete(self.dead_url, letter.receipt)
 
     def depth(self) -> QueueDepth:
         visible: dict[int, int] = {}

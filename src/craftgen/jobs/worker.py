@@ -71,9 +71,13 @@ class Worker:
     def run_forever(self) -> None:
         log.info("worker %s started", self.name)
         failures = 0
+        next_sweep = 0.0
         while not self.stop.is_set():
             self._stepped()
             try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.options.dead_letter_interval
+                    self.settle_dead_letters()
                 claimed = self.run_once()
                 failures = 0
             except Exception:  # noqa: BLE001 - the database, queue or store is briefly away
@@ -159,6 +163,30 @@ class Worker:
         return [
             count if isinstance(count := asked.get(d.job_id), int) and count > 0 else 1 for d in deliveries
         ]
+
+    def settle_dead_letters(self, *, max_items: int = 10) -> int:
+        """Mark jobs the queue gave up on (dead-lettered after too many deliveries) failed, with
+        their credits back, so none sits 'queued' forever; returns how many letters were settled."""
+        letters = self.queue.take_dead(max_items=max_items)
+        for letter in letters:
+            with transaction(self.sessions) as session:
+                finished = time.time()
+                won = session.execute(
+                    update(Job)
+                    .where(Job.id == letter.job_id, Job.status.in_(states.ACTIVE))
+                    .values(
+                        status=states.FAILED,
+                        error_code="gave_up",
+                        error_message=f"the job could not be run ({letter.reason}); please try again",
+                        finished_at=finished,
+                        preview=None,
+                    )
+                ).rowcount
+                if won:
+                    credits.refund(session, job_id=letter.job_id, now=finished)
+                    log.warning("job %s failed: dead-lettered (%s)", letter.job_id, letter.reason)
+            self.queue.forget_dead(letter)  # only once its row is settled: a crash before loses nothing
+        return len(letters)
 
     def _stepped(self) -> None:
         """A sign of life: the loop turned or diffusion took a step."""
