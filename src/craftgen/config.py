@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     signin_max_failures: int = Field(default=5, ge=1)  # wrong passwords in a row that pause sign-in
     signin_lockout_seconds: float = Field(default=300.0, ge=0)  # how long that pause lasts
     pro_monthly_credits: int = Field(default=200, ge=0)  # one credit per image a job asks for
+    thumbnail_size: int = Field(default=384, ge=64, le=1024)  # longest side of /v1/images/{id}/thumb
     gallery_licence: str = "CC BY 4.0"  # the terms every published image is shared under
     gallery_page_size: int = Field(default=24, ge=1)  # items per gallery page when none is asked
     gallery_max_page_size: int = Field(default=100, ge=1)

@@ -198,3 +198,27 @@ def test_reported_images_hide_until_an_admin_looks(make_db_api: Callable[..., Ap
     api.client.post(f"/v1/admin/users/{author_id}/enable", headers=boss)
     assert api.client.get("/v1/me", headers=ada).status_code == 200
     assert _gallery(api, reporters[0]) == [png], "what the admin hid stays hidden"
+
+
+def test_public_images_have_small_webp_thumbnails_and_private_ones_stay_hidden(
+    make_db_api: Callable[..., Api],
+) -> None:
+    api = make_db_api(thumbnail_size=64)
+    ada, bea = api.user("ada"), api.user("bea")
+    job = _run(api, ada, {**CLIPART, "width": 128, "height": 96})
+    png, svg = _output(job, "image"), _output(job, "svg")
+    # Private: the owner gets a thumbnail, anyone else a 404.
+    assert api.client.get(f"/v1/images/{png}/thumb", headers=bea).status_code == 404
+    own = api.client.get(f"/v1/images/{png}/thumb", headers=ada)
+    assert own.status_code == 200 and own.headers["content-type"] == "image/webp"
+    # Published: the gallery points at the thumbnail, which keeps the aspect ratio and the alpha.
+    assert api.client.post(f"/v1/images/{png}/publish", headers=ada, json={}).status_code == 200
+    (item,) = api.client.get("/v1/gallery", headers=bea).json()["items"]
+    shown = api.client.get(item["thumb_url"], headers=bea)
+    assert shown.status_code == 200 and shown.content == own.content, "made once, then served from the store"
+    assert len(shown.content) < len(api.client.get(item["url"], headers=bea).content)
+    with Image.open(io.BytesIO(shown.content)) as thumb:
+        assert thumb.format == "WEBP" and thumb.size == (64, 48) and thumb.mode == "RGBA"
+    # A cut file has no thumbnail: a clear error, not a broken picture.
+    refused = api.client.get(f"/v1/images/{svg}/thumb", headers=ada)
+    assert refused.status_code == 422 and "raster" in refused.json()["error"]["message"]

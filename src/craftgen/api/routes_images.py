@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from craftgen.api.deps import RuntimeDep, UserDep
 from craftgen.api.images import file_headers, find_cut_file, find_image
 from craftgen.api.shapes import ErrorBody, ImageOut, image_out
+from craftgen.api.thumbnails import WEBP, thumbnail
 from craftgen.db.tables import ImageRow
 from craftgen.gallery.visibility import public_item
 from craftgen.gallery.votes import liked_by
@@ -33,6 +34,15 @@ def get_image(image_id: str, runtime: RuntimeDep, user: UserDep) -> ImageOut:
 def get_image_file(image_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
     """The image's bytes (SVG always as a download, never rendered inline)."""
     return _file(runtime, find_image(runtime.sessions, user_id=user.id, image_id=image_id))
+
+
+@router.get("/{image_id}/thumb", response_class=Response, responses={200: {"content": {"image/webp": {}}}})
+def get_thumbnail(image_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
+    """A small WebP of the image (longest side CRAFTGEN_THUMBNAIL_SIZE), for grids."""
+    image = find_image(runtime.sessions, user_id=user.id, image_id=image_id)
+    data = thumbnail(runtime.store, image, size=runtime.settings.thumbnail_size)
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"}
+    return Response(content=data, media_type=WEBP, headers=headers)
 
 
 @router.get("/{image_id}/svg", response_class=Response, responses=_FILE)

@@ -26,6 +26,7 @@ class ReportIn(BaseModel):
 class GalleryItemOut(BaseModel):
     id: str  # the image id
     url: str
+    thumb_url: str  # a small WebP for grids
     author: str
     tool: str
     prompt: str
@@ -89,6 +90,7 @@ def gallery_item_out(entry: GalleryEntry, *, licence: str, liked: bool = False) 
     return GalleryItemOut(
         id=entry.image_id,
         url=image_url(entry.image_id),
+        thumb_url=f"/v1/images/{entry.image_id}/thumb",
         author=entry.author,
         tool=entry.tool,
         prompt=entry.prompt,

@@ -320,13 +320,14 @@
     const title = TITLES[item.tool] || item.tool;
     const figure = el("figure", { class: "result" });
     const picture = el("img", {
-      src: item.url,
+      src: item.thumb_url,
       alt: item.title || item.prompt || `${title} by ${item.author}`,
       width: item.width,
       height: item.height,
       loading: "lazy",
     });
-    figure.append(el("div", { class: `result-view${item.tool === "clipart" || item.tool === "cutout" ? " checker" : ""}` }, picture));
+    const full = el("a", { href: item.url, target: "_blank", rel: "noopener", "aria-label": `Full size: ${picture.alt}` }, picture);
+    figure.append(el("div", { class: `result-view${item.tool === "clipart" || item.tool === "cutout" ? " checker" : ""}` }, full));
     const caption = el("figcaption", {});
     if (item.title) caption.append(el("strong", { text: item.title }), el("br"));
     if (item.prompt) caption.append(`“${item.prompt}”`, el("br"));
