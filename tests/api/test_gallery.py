@@ -181,6 +181,13 @@ def test_reported_images_hide_until_an_admin_looks(make_db_api: Callable[..., Ap
     (reported,) = api.client.get("/v1/admin/reports", headers=boss).json()["images"]
     assert reported["item"]["id"] == png and reported["hidden"] and reported["reports"] == 3
     assert reported["reasons"] == ["rude"] * 3
+    # The admin can look at the hidden picture to judge it; a reporter cannot; nobody else's
+    # private image opens for an admin either.
+    assert api.client.get(reported["item"]["thumb_url"], headers=boss).status_code == 200
+    assert api.client.get(f"/v1/images/{png}/file", headers=boss).status_code == 200
+    assert api.client.get(reported["item"]["thumb_url"], headers=reporters[0]).status_code == 404
+    private = _output(_run(api, ada, {"tool": "text", "prompt": "mine", "width": 64, "height": 64}), "image")
+    assert api.client.get(f"/v1/images/{private}/thumb", headers=boss).status_code == 404
 
     # 3. The admin puts it back (reviewed: the list is empty), then hides the other one.
     assert api.client.post(f"/v1/admin/images/{png}/unhide", headers=boss).status_code == 204

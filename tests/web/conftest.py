@@ -36,6 +36,7 @@ RESULT_TIMEOUT = 180_000  # ms: the first job also waits for the worker to build
 class Studio:
     url: str
     log: Path
+    env: dict[str, str]  # the server's environment: run `craftgen` commands against its data
 
 
 # Module scope, not session: while Playwright's sync API is open, its asyncio loop counts as
@@ -70,7 +71,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
         )
     try:
         wait_ready(service.url, serve, log)
-        yield Studio(url=service.url, log=log)
+        yield Studio(url=service.url, log=log, env=service.env)
     finally:
         serve.send_signal(signal.SIGTERM)
         try:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -322,6 +324,51 @@ def test_account_page_makes_and_revokes_an_api_key(page: Page) -> None:
     row.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("row").filter(has_text=key[:10])).to_have_count(0)
     assert page.request.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).status == 401
+
+
+def test_an_admin_reviews_a_reported_image(page: Page, browser: Browser, studio: Studio) -> None:
+    # 1. The local user publishes a picture and reports it (one report: listed, still visible).
+    page.goto("/")
+    headers = {"X-Craftgen-CSRF": "1"}
+    body = {"tool": "text", "prompt": "a questionable doodle", "width": 64, "height": 64, "steps": 2}
+    job_id = page.request.post("/v1/jobs", data=body, headers=headers).json()["id"]
+    deadline = time.monotonic() + RESULT_TIMEOUT / 1000
+    while (job := page.request.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.2)
+    image_id = next(output["image_id"] for output in job["outputs"] if output["kind"] == "image")
+    assert page.request.post(f"/v1/images/{image_id}/publish", data={"title": "Doodle"}, headers=headers).ok
+    assert page.request.post(f"/v1/images/{image_id}/report", data={"reason": "off topic"}, headers=headers).ok
+    # Moderation is not for everyone: no link, and the page is not found.
+    expect(page.get_by_role("link", name="Moderation")).to_have_count(0)
+    assert page.goto("/admin").status == 404
+
+    # 2. An admin (made with the CLI, as the README says) signs in with a password and hides it.
+    subprocess.run(
+        [sys.executable, "-m", "craftgen.cli", "users", "create", "boss", "--role", "admin", "--password"],
+        input="a long admin password\na long admin password\n", text=True, env=studio.env, check=True,
+        capture_output=True,
+    )
+    admin = browser.new_context(base_url=studio.url, viewport=DESKTOP)
+    try:
+        review = admin.new_page()
+        review.goto("/signin")
+        review.get_by_label("Name").fill("boss")
+        review.get_by_label("Password").fill("a long admin password")
+        review.get_by_role("button", name="Sign in").first.click()
+        review.get_by_role("link", name="Moderation").click()
+        card = review.get_by_role("figure").filter(has_text="Doodle")
+        expect(card).to_contain_text("1 report")
+        expect(card).to_contain_text("off topic")
+        expect(card.get_by_role("img")).to_have_js_property("complete", True)
+        shoot(review, "admin-desktop")
+        card.get_by_role("button", name="Hide").click()
+        expect(review.get_by_text("Nothing to review.")).to_be_visible()
+    finally:
+        admin.close()
+    # 3. Gone from the gallery for everyone else.
+    listed = page.request.get("/v1/gallery").json()["items"]
+    assert image_id not in [item["id"] for item in listed]
 
 
 UNLABELLED = """() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a")]

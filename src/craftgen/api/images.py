@@ -19,9 +19,9 @@ SVG = "image/svg+xml"
 INLINE_TYPES = ("image/png", "image/jpeg", "image/webp")  # safe to show in a browser tab
 
 
-def find_image(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -> ImageRow:
+def find_image(sessions: sessionmaker[Session], *, user_id: str, image_id: str, admin: bool = False) -> ImageRow:
     with sessions() as session:
-        return visible_image(session, viewer_id=user_id, image_id=image_id)
+        return visible_image(session, viewer_id=user_id, image_id=image_id, admin=admin)
 
 
 def find_cut_file(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -> ImageRow:

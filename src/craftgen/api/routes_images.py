@@ -33,13 +33,14 @@ def get_image(image_id: str, runtime: RuntimeDep, user: UserDep) -> ImageOut:
 @router.get("/{image_id}/file", response_class=Response, responses=_FILE)
 def get_image_file(image_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
     """The image's bytes (SVG always as a download, never rendered inline)."""
-    return _file(runtime, find_image(runtime.sessions, user_id=user.id, image_id=image_id))
+    return _file(runtime, find_image(runtime.sessions, user_id=user.id, image_id=image_id, admin=user.role == "admin"))
 
 
 @router.get("/{image_id}/thumb", response_class=Response, responses={200: {"content": {"image/webp": {}}}})
 def get_thumbnail(image_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
     """A small WebP of the image (longest side CRAFTGEN_THUMBNAIL_SIZE), for grids."""
-    image = find_image(runtime.sessions, user_id=user.id, image_id=image_id)
+    # Admins reviewing reports see hidden gallery images' thumbnails too (never private ones).
+    image = find_image(runtime.sessions, user_id=user.id, image_id=image_id, admin=user.role == "admin")
     data = thumbnail(runtime.store, image, size=runtime.settings.thumbnail_size)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"}
     return Response(content=data, media_type=WEBP, headers=headers)

@@ -43,7 +43,7 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 def resolve_dtype(choice: DtypeChoice, *, device: torch.device) -> torch.dtype:
     """auto: fp16 on CUDA (as every SD GPU setup runs); fp32 on the CPU, so by default images
     match a stock diffusers call. bf16 on the CPU is opt-in: where `cpu_has_native_bf16` it ran
-    the SD 1.5 UNet 1.2-2.9x faster here (benchmarks/precision.py), but it moves pixels.
+    the SD 1.5 UNet 2.8x faster on a quiet run here (benchmarks/precision.py), but it moves pixels.
     """
     if choice == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32

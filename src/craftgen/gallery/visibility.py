@@ -11,23 +11,23 @@ from craftgen.db.tables import GalleryItem, ImageRow
 from craftgen.errors import NotFound
 
 
-def public_item(session: Session, image: ImageRow) -> GalleryItem | None:
-    """The visible gallery item covering this image's output group, if any."""
-    return session.scalar(
+def public_item(session: Session, image: ImageRow, *, hidden_too: bool = False) -> GalleryItem | None:
+    """The visible gallery item covering this image's output group, if any (or a hidden one too)."""
+    query = (
         select(GalleryItem)
         .join(ImageRow, ImageRow.id == GalleryItem.image_id)
-        .where(
-            GalleryItem.job_id == image.job_id,
-            ImageRow.output_group == image.output_group,
-            GalleryItem.hidden_at.is_(None),
-        )
+        .where(GalleryItem.job_id == image.job_id, ImageRow.output_group == image.output_group)
     )
+    if not hidden_too:
+        query = query.where(GalleryItem.hidden_at.is_(None))
+    return session.scalar(query)
 
 
-def visible_image(session: Session, *, viewer_id: str, image_id: str) -> ImageRow:
-    """An image the viewer owns, or one that is public; NotFound otherwise."""
+def visible_image(session: Session, *, viewer_id: str, image_id: str, admin: bool = False) -> ImageRow:
+    """An image the viewer owns, or one that is public; NotFound otherwise. Admins also see
+    published images that are hidden (to review them), never private ones."""
     image = session.get(ImageRow, image_id)
-    if image is None or (image.user_id != viewer_id and public_item(session, image) is None):
+    if image is None or (image.user_id != viewer_id and public_item(session, image, hidden_too=admin) is None):
         raise NotFound(f"image {image_id!r} not found")
     return image
 

@@ -174,6 +174,15 @@ def account(request: Request, runtime: RuntimeDep) -> Response:
     return _page(request, runtime, "account.html", title="Your account")
 
 
+@router.get("/admin")
+def moderation(request: Request, runtime: RuntimeDep) -> Response:
+    """Reported images for admins to hide or put back, and their authors to disable."""
+    user, _ = _signed_in(request, runtime)
+    if user is not None and user.role == "admin":
+        return _page(request, runtime, "admin.html", title="Moderation")
+    return _page(request, runtime, "not_found.html", status_code=404, title="Page not found")
+
+
 # Signing in and out ----------------------------------------------------------------------------
 
 

@@ -431,6 +431,61 @@
     load({ append: false });
   }
 
+  // Moderation (admins) -------------------------------------------------------------------------
+
+  function setupAdmin(root) {
+    const status = document.getElementById("admin-status");
+    const failure = document.getElementById("admin-error");
+    const fail = (error) => {
+      failure.textContent = error.message;
+      failure.hidden = false;
+    };
+    const act = async (button, path) => {
+      button.disabled = true;
+      failure.hidden = true;
+      try {
+        await api(path, { method: "POST" });
+        await load();
+      } catch (error) {
+        button.disabled = false;
+        fail(error);
+      }
+    };
+    const card = (report) => {
+      const { item } = report;
+      const figure = el("figure", { class: "result" });
+      figure.append(
+        el("div", { class: "result-view" }, el("img", { src: item.thumb_url, alt: item.title || item.prompt || "Reported image", width: item.width, height: item.height })),
+      );
+      const caption = el("figcaption", {});
+      if (item.title) caption.append(el("strong", { text: item.title }), el("br"));
+      if (item.prompt) caption.append(`“${item.prompt}”`, el("br"));
+      caption.append(`by ${item.author} · ${report.reports} report${report.reports === 1 ? "" : "s"}`);
+      caption.append(el("br"), report.hidden ? `Hidden now${report.hidden_reason ? ` (${report.hidden_reason})` : ""}` : "Visible in the gallery");
+      figure.append(caption);
+      if (report.reasons.length) figure.append(el("ul", { class: "reasons" }, ...report.reasons.map((reason) => el("li", { text: reason }))));
+      const hide = el("button", { type: "button", text: report.hidden ? "Keep hidden" : "Hide" });
+      hide.addEventListener("click", () => act(hide, `/v1/admin/images/${item.id}/hide`));
+      const keep = el("button", { type: "button", text: report.hidden ? "Put back" : "Keep" });
+      keep.addEventListener("click", () => act(keep, `/v1/admin/images/${item.id}/unhide`));
+      const disable = el("button", { type: "button", text: `Disable ${item.author}` });
+      disable.addEventListener("click", () => act(disable, `/v1/admin/users/${report.author_id}/disable`));
+      figure.append(el("div", { class: "downloads" }, hide, keep, disable));
+      return figure;
+    };
+    const load = async () => {
+      try {
+        const { images } = await api("/v1/admin/reports");
+        root.replaceChildren(...images.map(card));
+        status.textContent = images.length ? `${images.length} to review.` : "Nothing to review.";
+      } catch (error) {
+        status.textContent = "";
+        fail(error);
+      }
+    };
+    load();
+  }
+
   // The account page -----------------------------------------------------------------------------
 
   function setupAccount(facts) {
@@ -749,5 +804,7 @@
     if (gallery) setupGallery(gallery);
     const account = document.querySelector("[data-account]");
     if (account) setupAccount(account);
+    const admin = document.querySelector("[data-admin]");
+    if (admin) setupAdmin(admin);
   });
 })();
