@@ -83,6 +83,16 @@ def upload(page: Page, path: Path) -> None:
     expect(page.locator("[data-preview-caption]")).to_have_text(expected)
 
 
+def finished_job(page: Page, job_id: str) -> dict:
+    """The job once it has succeeded (polled through the page's own session)."""
+    deadline = time.monotonic() + RESULT_TIMEOUT / 1000
+    while (job := page.request.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.2)
+    assert job["status"] == "succeeded", job["error"]
+    return job
+
+
 WAIT_FOR_IMAGES = """async () => {
   const pictures = [...document.images].filter((i) => i.getAttribute("src"));
   await Promise.all(pictures.map((i) => (i.complete ? null : new Promise((done) => { i.onload = i.onerror = done; }))));
@@ -243,12 +253,8 @@ def test_my_images_lists_finished_work_newest_first(page: Page) -> None:
         accepted = page.request.post("/v1/jobs", data={"tool": "clipart", "prompt": prompt}, headers=headers)
         assert accepted.status == 202, accepted.text()
         ids.append(accepted.json()["id"])
-    deadline = time.monotonic() + RESULT_TIMEOUT / 1000
     for job_id in ids:
-        while (status := page.request.get(f"/v1/jobs/{job_id}").json()["status"]) not in ("succeeded", "failed"):
-            assert time.monotonic() < deadline, "the job did not finish"
-            time.sleep(0.2)
-        assert status == "succeeded"
+        finished_job(page, job_id)
 
     page.get_by_role("link", name="My images").click()
     expect(page.get_by_text(re.compile(r"^\d+ images?\.$"))).to_be_visible()
@@ -268,12 +274,7 @@ def test_publish_find_like_and_remix_in_the_gallery(page: Page) -> None:
     body = {"tool": "text", "prompt": "a lemon grove at dawn", "width": 64, "height": 64, "steps": 2, "seed": 77}
     accepted = page.request.post("/v1/jobs", data=body, headers=headers)
     assert accepted.status == 202, accepted.text()
-    job_id = accepted.json()["id"]
-    deadline = time.monotonic() + RESULT_TIMEOUT / 1000
-    while (status := page.request.get(f"/v1/jobs/{job_id}").json()["status"]) not in ("succeeded", "failed"):
-        assert time.monotonic() < deadline, "the job did not finish"
-        time.sleep(0.2)
-    assert status == "succeeded"
+    finished_job(page, accepted.json()["id"])
 
     # 1. Publish it from My images, with a title and tags.
     page.get_by_role("link", name="My images").click()
@@ -331,11 +332,7 @@ def test_an_admin_reviews_a_reported_image(page: Page, browser: Browser, studio:
     page.goto("/")
     headers = {"X-Craftgen-CSRF": "1"}
     body = {"tool": "text", "prompt": "a questionable doodle", "width": 64, "height": 64, "steps": 2}
-    job_id = page.request.post("/v1/jobs", data=body, headers=headers).json()["id"]
-    deadline = time.monotonic() + RESULT_TIMEOUT / 1000
-    while (job := page.request.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
-        assert time.monotonic() < deadline, "the job did not finish"
-        time.sleep(0.2)
+    job = finished_job(page, page.request.post("/v1/jobs", data=body, headers=headers).json()["id"])
     image_id = next(output["image_id"] for output in job["outputs"] if output["kind"] == "image")
     assert page.request.post(f"/v1/images/{image_id}/publish", data={"title": "Doodle"}, headers=headers).ok
     assert page.request.post(f"/v1/images/{image_id}/report", data={"reason": "off topic"}, headers=headers).ok

@@ -316,6 +316,14 @@
 
   // The gallery --------------------------------------------------------------------------------
 
+  /** A published picture's caption, begun: its title and prompt, each on a line. */
+  function itemCaption(item) {
+    const caption = el("figcaption", {});
+    if (item.title) caption.append(el("strong", { text: item.title }), el("br"));
+    if (item.prompt) caption.append(`“${item.prompt}”`, el("br"));
+    return caption;
+  }
+
   function galleryCard(item) {
     const title = TITLES[item.tool] || item.tool;
     const figure = el("figure", { class: "result" });
@@ -328,9 +336,7 @@
     });
     const full = el("a", { href: item.url, target: "_blank", rel: "noopener", "aria-label": `Full size: ${picture.alt}` }, picture);
     figure.append(el("div", { class: `result-view${item.tool === "clipart" || item.tool === "cutout" ? " checker" : ""}` }, full));
-    const caption = el("figcaption", {});
-    if (item.title) caption.append(el("strong", { text: item.title }), el("br"));
-    if (item.prompt) caption.append(`“${item.prompt}”`, el("br"));
+    const caption = itemCaption(item);
     caption.append(`${title} by ${item.author}`);
     if (item.seed !== null && item.seed !== undefined) caption.append(` · seed ${item.seed}`);
     if (item.tags.length) caption.append(el("br"), item.tags.map((tag) => `#${tag}`).join(" "));
@@ -457,9 +463,7 @@
       figure.append(
         el("div", { class: "result-view" }, el("img", { src: item.thumb_url, alt: item.title || item.prompt || "Reported image", width: item.width, height: item.height })),
       );
-      const caption = el("figcaption", {});
-      if (item.title) caption.append(el("strong", { text: item.title }), el("br"));
-      if (item.prompt) caption.append(`“${item.prompt}”`, el("br"));
+      const caption = itemCaption(item);
       caption.append(`by ${item.author} · ${report.reports} report${report.reports === 1 ? "" : "s"}`);
       caption.append(el("br"), report.hidden ? `Hidden now${report.hidden_reason ? ` (${report.hidden_reason})` : ""}` : "Visible in the gallery");
       figure.append(caption);
