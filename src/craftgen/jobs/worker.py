@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen import credits
@@ -38,6 +38,20 @@ from craftgen.storage.store import BlobStore
 from craftgen.uploads import load_upload
 
 log = logging.getLogger("craftgen.worker")
+
+
+def fail_job(session: Session, job_id: str, *conditions: ColumnElement[bool], code: str, message: str) -> bool:
+    """The job's final failure, written only where `conditions` still hold (so at most once),
+    with its credits back in the same transaction; whether this call wrote it."""
+    finished = time.time()
+    won = session.execute(
+        update(Job)
+        .where(Job.id == job_id, *conditions)
+        .values(status=states.FAILED, error_code=code, error_message=message, finished_at=finished, preview=None)
+    ).rowcount
+    if won:
+        credits.refund(session, job_id=job_id, now=finished)
+    return bool(won)
 
 
 class Interrupted(Exception):
@@ -170,20 +184,8 @@ class Worker:
         letters = self.queue.take_dead(max_items=max_items)
         for letter in letters:
             with transaction(self.sessions) as session:
-                finished = time.time()
-                won = session.execute(
-                    update(Job)
-                    .where(Job.id == letter.job_id, Job.status.in_(states.ACTIVE))
-                    .values(
-                        status=states.FAILED,
-                        error_code="gave_up",
-                        error_message=f"the job could not be run ({letter.reason}); please try again",
-                        finished_at=finished,
-                        preview=None,
-                    )
-                ).rowcount
-                if won:
-                    credits.refund(session, job_id=letter.job_id, now=finished)
+                message = f"the job could not be run ({letter.reason}); please try again"
+                if fail_job(session, letter.job_id, Job.status.in_(states.ACTIVE), code="gave_up", message=message):
                     log.warning("job %s failed: dead-lettered (%s)", letter.job_id, letter.reason)
             self.queue.forget_dead(letter)  # only once its row is settled: a crash before loses nothing
         return len(letters)
@@ -415,14 +417,8 @@ class Worker:
 
     def _fail(self, job: _Running, *, code: str, message: str) -> None:
         with transaction(self.sessions) as session:
-            finished = time.time()
-            won = session.execute(
-                update(Job)
-                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
-                .values(status=states.FAILED, error_code=code, error_message=message, finished_at=finished)
-            ).rowcount
-            if won:  # the final failure, written once: its credits come back in the same transaction
-                credits.refund(session, job_id=job.job_id, now=finished)
+            running = (Job.status == states.RUNNING, Job.attempts == job.attempt)
+            fail_job(session, job.job_id, *running, code=code, message=message)
         self._settle(job)
 
     def _settle(self, job: _Running) -> None:
