@@ -15,6 +15,7 @@ absolute times are not Stable Diffusion times; the ratios are what this measures
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import json
@@ -38,7 +39,7 @@ from PIL import Image
 from craftgen.engine.engine import Engine
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 from bench_table import Row, cpu_model, print_rows, ratio
 
@@ -144,10 +145,10 @@ def bench_text(engine: Engine, settings: Settings) -> list[Row]:
     # 1. Contenders: the engine, and the very pipeline object it uses, called as stock diffusers.
     pipe = engine.models.get("tiny").txt2img
     size, steps = settings.size, settings.steps
-    request = GenerateRequest(
+    request = parse_request(dict(
         tool="text", prompt=PROMPT, num_images=4, width=size, height=size, steps=steps,
         guidance=GUIDANCE, seed=SEED,
-    )
+    ))
     seeds = [SEED + index for index in range(4)]  # the engine seeds image i with seed + i
     last: dict[str, list[Image.Image]] = {}
 
@@ -211,9 +212,9 @@ def bench_outpaint(engine: Engine, settings: Settings) -> list[Row]:
     mask_array = np.zeros((size, size + band), np.uint8)
     mask_array[:, size:] = 255
     mask = Image.fromarray(mask_array)
-    request = GenerateRequest(
+    request = parse_request(dict(
         tool="outpaint", prompt=PROMPT, right=band, steps=steps, guidance=GUIDANCE, seed=SEED
-    )
+    ))
     metrics: dict[str, Any] = {}
 
     def craftgen() -> None:
@@ -281,10 +282,8 @@ def reset_peak() -> bool:
 def release_freed_memory() -> None:
     """Collect garbage and hand glibc's freed heap back, so the baseline counts live memory only."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the baseline then also holds its cache
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: the baseline then also holds the allocator's cache
 
 
 def child_upscale(*, method: str, input_size: int, settings: Settings) -> dict[str, Any]:
@@ -304,10 +303,10 @@ def child_upscale(*, method: str, input_size: int, settings: Settings) -> dict[s
     def upscale(picture: Image.Image) -> None:
         if method == "craftgen":
             engine.run(
-                GenerateRequest(
+                parse_request(dict(
                     tool="upscale", prompt=PROMPT, scale=2, strength=STRENGTH, steps=settings.steps,
                     guidance=GUIDANCE, seed=SEED,
-                ),
+                )),
                 picture,
             )
         else:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from tqdm import tqdm
 
 from craftgen.config import Settings
 from craftgen.errors import CraftgenError, InvalidRequest, ModelUnavailable
-from craftgen.schemas import TOOL_NAMES, GenerateRequest
+from craftgen.cli_tools import ToolCommands
 
 EXIT_INVALID = 2
 EXIT_MODEL = 3
@@ -47,51 +46,27 @@ class _Progress:
         self.bar.close()
 
 
-@main.command()
-@click.argument("tool", type=click.Choice(TOOL_NAMES))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--prompt", default="")
-@click.option("--negative-prompt", default="")
-@click.option("--image", "image_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--model", default=None, help="registry name, diffusers folder, .safetensors file or Hub id")
-@click.option("--seed", type=int, default=None)
-@click.option("--num-images", type=int, default=1, show_default=True)
-@click.option("--width", type=int, default=None)
-@click.option("--height", type=int, default=None)
-@click.option("--steps", type=int, default=None)
-@click.option("--guidance", type=float, default=None)
-@click.option("--repeat", type=click.Choice(["grid", "half-drop", "brick", "mirror"]), default="grid")
-@click.option("--seamless-x/--no-seamless-x", default=None)
-@click.option("--seamless-y/--no-seamless-y", default=None)
-@click.option("--strength", type=float, default=None)
-@click.option("--left", type=int, default=0)
-@click.option("--right", type=int, default=0)
-@click.option("--top", type=int, default=0)
-@click.option("--bottom", type=int, default=0)
-@click.option("--scale", type=click.Choice(["2", "4"]), default="2")
-@click.option(
-    "--quality", type=click.Choice(["full", "fast"]), default="full", show_default=True,
-    help="fast: reuse deep UNet features between steps (about 2x quicker, slightly different)",
-)
-def generate(tool: str, out_dir: Path, image_path: Path | None, scale: str, **fields: Any) -> None:
-    """Run TOOL once, here, and write its files and result.json to --out."""
-    settings = Settings()
+def _generate(tool: str, out_dir: Path, files: dict[str, Path], fields: dict[str, object]) -> None:
+    """Run one tool here and write its files and result.json to the out folder."""
     try:
-        _generate(settings, tool=tool, out_dir=out_dir, image_path=image_path, scale=int(scale), fields=fields)
+        _run_tool(Settings(), tool=tool, out_dir=out_dir, files=files, fields=fields)
     except CraftgenError as error:
         _fail(error)
 
 
-def _generate(
-    settings: Settings,
-    *,
-    tool: str,
-    out_dir: Path,
-    image_path: Path | None,
-    scale: int,
-    fields: dict[str, Any],
+generate = ToolCommands(
+    "generate",
+    run=_generate,
+    help="Run a tool once, here, and write its files and result.json to --out.",
+)
+main.add_command(generate)
+
+
+def _run_tool(
+    settings: Settings, *, tool: str, out_dir: Path, files: dict[str, Path], fields: dict[str, object]
 ) -> None:
     from craftgen.engine.engine import Engine  # torch and diffusers load only when needed
+    from craftgen.engine.requests import parse_request
     from craftgen.engine.tiny import TINY_NOTICE
     from craftgen.imaging.io import open_image
     from craftgen.outputs import write_result
@@ -99,21 +74,14 @@ def _generate(
     limits = settings.limits()
     # 1. Validate everything before any work (and before anything is written).
     image = None
-    if image_path is not None:
-        if not image_path.is_file():
-            raise InvalidRequest(f"image file not found: {image_path}", field="image")
-        image = open_image(
-            image_path.read_bytes(), max_bytes=limits.max_upload_bytes, max_pixels=limits.max_upload_pixels
-        )
-    request = GenerateRequest(
-        tool=tool,  # type: ignore[arg-type]
-        image=str(image_path) if image_path else None,
-        scale=scale,  # type: ignore[arg-type]
-        **fields,
-    )
+    for name, path in files.items():
+        if not path.is_file():
+            raise InvalidRequest(f"{name} file not found: {path}", field=name)
+        image = open_image(path.read_bytes(), max_bytes=limits.max_upload_bytes, max_pixels=limits.max_upload_pixels)
+    request = parse_request({"tool": tool, **fields, **{name: str(path) for name, path in files.items()}})
     engine = Engine(options=settings.engine_options(), limits=limits)
     item = engine.prepare(request, image)
-    if item.request.model == "tiny" and engine.tool(tool).uses_model:
+    if getattr(item.request, "model", None) == "tiny":
         click.echo(f"note: {TINY_NOTICE}", err=True)
     # 2. Run with a progress bar.
     progress = _Progress(tool)
@@ -156,7 +124,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """The whole service on this machine: the API plus worker processes, SQLite, local files."""
     from craftgen.db.migrate import migrate
     from craftgen.db.session import make_engine
-    from craftgen.jobs.processes import exit_on_signals, start_workers, stop_workers
+    from craftgen.processes import exit_on_signals, start_workers, stop_workers
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -184,7 +152,7 @@ def api(host: str | None, port: int | None) -> None:
 @click.option("--name", default=None, help="worker name in leases (default: host-pid)")
 def worker(name: str | None) -> None:
     """One worker: claims batches of jobs and runs them (one per GPU)."""
-    from craftgen.jobs.processes import run_worker_process
+    from craftgen.processes import run_worker_process
 
     settings = Settings()
     _announce_model(settings)
@@ -231,8 +199,10 @@ def users_create(name: str, plan: str, role: str, ask_password: bool) -> None:
 @main.command("tools")
 def list_tools() -> None:
     """List the tools."""
-    for name in TOOL_NAMES:
-        click.echo(name)
+    from craftgen.engine.tools import TOOLS
+
+    for tool in TOOLS.values():
+        click.echo(f"{tool.name}\t{tool.card.makes}")
 
 
 @main.command("models")

@@ -1,58 +1,132 @@
 """Request and result models shared by the CLI, the API and the workers.
 
-Field names are the same everywhere (CLI options in kebab case, API fields in snake case).
-Types and shapes are checked here; limits that are settings are checked by the engine.
+Each tool declares its own request model in its file under engine/tools, built from the
+pieces here: a base (`ToolRequest`, `DiffusionRequest`), mixins for fields several tools share
+(`Count`, `Size`, `InputImage`), and field types that carry their constraints, descriptions and
+studio hints (`Studio`). Field names are the same everywhere (CLI options in kebab case, API
+fields in snake case). Types and shapes are checked here; limits that are settings are checked
+by the engine. The union of all tool requests, keyed on `tool`, is in engine/requests.py.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
-ToolName = Literal["text", "pattern", "clipart", "cutout", "variations", "outpaint", "upscale"]
 Repeat = Literal["grid", "half-drop", "brick", "mirror"]
 OutputKind = Literal["image", "preview", "svg"]
-
-TOOL_NAMES: tuple[ToolName, ...] = (
-    "text",
-    "pattern",
-    "clipart",
-    "cutout",
-    "variations",
-    "outpaint",
-    "upscale",
-)
+Quality = Literal["fast", "full"]
 
 
-class GenerateRequest(BaseModel):
-    """One tool run as a user asks for it; `None` means "the tool's default"."""
+@dataclass(frozen=True)
+class Studio:
+    """How the studio shows a field (pydantic keeps this in the field's metadata). A field
+    without one is not in the studio's form; the API and CLI take it all the same. The form
+    starts at the tool's own default for the field (`Tool.defaults`), else the model's."""
+
+    label: str
+    choices: tuple[tuple[object, str], ...] = ()  # (value, label); a value of None sends nothing
+    labels: tuple[tuple[object, str], ...] = ()  # labels for a Literal's values, in its order
+    unit: str = ""
+    order: int = 50  # place in the form (lower first; equal ones keep the model's field order)
+    more: bool = False  # under "More options"
+    half: bool = False  # half a row wide, beside its pair (width and height, the sides)
+
+
+# Fields every tool that runs a model shares ---------------------------------------------------
+
+Prompt = Annotated[str, Field(description="what to make")]  # the studio shows it as a text box of its own
+NegativePrompt = Annotated[
+    str,
+    Field(description="what to leave out"),
+    Studio("Leave out", order=80, more=True),
+]
+Seed = Annotated[
+    int | None,
+    Field(ge=0, le=2**32 - 1, description="the same seed makes the same picture; left out: a random one"),
+    Studio("Seed", order=90, more=True),
+]
+ModelName = Annotated[str | None, Field(description="a model from GET /v1/models (the CLI also takes a diffusers folder or a .safetensors file); left out: the default")]
+Steps = Annotated[int | None, Field(description="denoising steps; left out: the model's default")]
+Guidance = Annotated[float | None, Field(description="how closely to follow the prompt (classifier-free guidance); left out: the model's default")]
+QualityField = Annotated[
+    Quality, Field(description="fast: reuse deep UNet features between steps (DeepCache), about 2x quicker")
+]
+NumImages = Annotated[
+    int,
+    Field(description="how many images to make, each from seed + its index"),
+    Studio("How many", choices=tuple((n, str(n)) for n in range(1, 5)), order=40),
+]
+Side = Annotated[
+    int | None,
+    Field(description="pixels, a multiple of 8; left out: the model's size"),
+    Studio("Width", unit="px", half=True, order=30),
+]
+@dataclass(frozen=True)
+class InputFile:
+    """Marks a field that names an input image: an upload id in the API, a file path in the CLI."""
+
+
+UploadId = Annotated[str | None, Field(description="an upload id (API) or a file path (CLI)"), InputFile()]
+
+
+class ToolRequest(BaseModel):
+    """What every tool takes: its name and a seed (every run records one). `None` means "the
+    tool's default"; the engine fills defaults before a request runs."""
 
     model_config = ConfigDict(extra="forbid")
 
-    tool: ToolName
-    prompt: str = ""
-    negative_prompt: str = ""
-    image: str | None = Field(default=None, description="an upload id (API) or a file path (CLI)")
-    model: str | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
-    num_images: int = 1
-    width: int | None = None
-    height: int | None = None
-    steps: int | None = None
-    guidance: float | None = None
-    repeat: Repeat = "grid"
-    seamless_x: bool | None = None
-    seamless_y: bool | None = None
-    strength: float | None = None
-    left: int = 0
-    right: int = 0
-    top: int = 0
-    bottom: int = 0
-    scale: Literal[2, 4] = 2
-    quality: Literal["fast", "full"] = Field(
-        default="full", description="fast: reuse deep UNet features between steps (DeepCache)"
-    )
+    tool: str
+    seed: Seed = None
+
+
+class DiffusionRequest(ToolRequest):
+    """A tool that runs a diffusion model: model, prompts, steps, guidance, quality."""
+
+    model: ModelName = None
+    prompt: Prompt = ""
+    negative_prompt: NegativePrompt = ""
+    steps: Steps = None
+    guidance: Guidance = None
+    quality: QualityField = "full"
+
+
+class Count(BaseModel):
+    """Several images per request."""
+
+    num_images: NumImages = 1
+
+
+class Size(BaseModel):
+    """An output size chosen by the caller (text to image)."""
+
+    width: Side = None
+    height: Annotated[
+        int | None,
+        Field(description="pixels, a multiple of 8; left out: the model's size"),
+        Studio("Height", unit="px", half=True, order=30),
+    ] = None
+
+
+class InputImage(BaseModel):
+    """An input image: an upload id in the API, a file path in the CLI."""
+
+    image: UploadId = None
+
+
+def studio_hint(info: FieldInfo) -> Studio | None:
+    """The Studio metadata of a field, if it has one."""
+    return next((item for item in info.metadata if isinstance(item, Studio)), None)
+
+
+def is_input_file(info: FieldInfo) -> bool:
+    return any(isinstance(item, InputFile) for item in info.metadata)
+
+
+# Results ---------------------------------------------------------------------------------------
 
 
 class OutputInfo(BaseModel):
@@ -68,7 +142,7 @@ class OutputInfo(BaseModel):
 class RunRecord(BaseModel):
     """What result.json holds: enough to find every file and re-run the job."""
 
-    tool: ToolName
+    tool: str
     model: str
     seed: int
     outputs: list[OutputInfo]

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from craftgen.api.events import job_events
+from craftgen.engine.tools import TOOLS
 from tests.api.conftest import Api
 
 PATTERN = {"tool": "pattern", "prompt": "leaves", "seed": 3, "width": 128, "height": 128, "steps": 3}
@@ -161,15 +162,20 @@ def test_a_client_may_leave_a_stream_early(api: Api) -> None:
     assert api.client.get("/healthz").status_code == 200
 
 
-def test_tools_lists_the_seven_tools(api: Api) -> None:
+def test_tools_lists_every_declared_tool(api: Api) -> None:
     tools = api.client.get("/v1/tools", headers=api.user("ada")).json()["tools"]
 
-    assert [tool["name"] for tool in tools] == [
-        "text", "pattern", "clipart", "cutout", "variations", "outpaint", "upscale"
-    ]
+    assert [tool["name"] for tool in tools] == list(TOOLS)
+    assert len(tools) >= 7
     by_name = {tool["name"]: tool for tool in tools}
     assert by_name["cutout"]["needs_image"] and not by_name["cutout"]["needs_prompt"]
     assert by_name["pattern"]["needs_prompt"] and "repeat" in by_name["pattern"]["fields"]
+    assert by_name["clipart"]["outputs"] == {"transparent": True, "svg": True, "repeat_preview": False}
+    for tool in tools:
+        # Each tool's schema is the body POST /v1/jobs takes for it: exactly its fields.
+        schema = tool["request_schema"]
+        assert set(schema["properties"]) == set(tool["fields"]) and schema["additionalProperties"] is False
+        assert schema["properties"]["tool"]["const"] == tool["name"]
 
 
 def test_models_lists_the_registry(api: Api) -> None:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from craftgen.engine.engine import Engine
 from craftgen.errors import InvalidRequest
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 
 def _sticker() -> Image.Image:
@@ -20,7 +20,7 @@ def _sticker() -> Image.Image:
 
 
 def test_cutout_gives_a_transparent_png_and_an_svg(engine: Engine) -> None:
-    result = engine.run(GenerateRequest(tool="cutout"), _sticker())
+    result = engine.run(parse_request(dict(tool="cutout")), _sticker())
     png, svg = result.outputs
 
     assert (png.kind, svg.kind) == ("image", "svg")
@@ -34,12 +34,12 @@ def test_cutout_refuses_an_image_without_a_plain_background(engine: Engine) -> N
     rng = np.random.default_rng(0)
     busy = Image.fromarray(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8))
     with pytest.raises(InvalidRequest, match="no plain background") as error:
-        engine.run(GenerateRequest(tool="cutout"), busy)
+        engine.run(parse_request(dict(tool="cutout")), busy)
     assert error.value.field == "image"
 
 
 def test_clipart_runs_end_to_end_and_reports_its_background(engine: Engine) -> None:
-    result = engine.run(GenerateRequest(tool="clipart", prompt="a cute cat", seed=2, num_images=2))
+    result = engine.run(parse_request(dict(tool="clipart", prompt="a cute cat", seed=2, num_images=2)))
     images = [out for out in result.outputs if out.kind == "image"]
 
     assert len(images) == 2 and all(out.image.mode == "RGBA" for out in images)

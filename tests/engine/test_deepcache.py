@@ -10,7 +10,7 @@ import torch
 
 from craftgen.engine.deepcache import deep_cache
 from craftgen.engine.engine import Engine
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 from tests.conftest import smooth_image
 
 
@@ -31,8 +31,8 @@ def _count_block_calls(unet) -> dict[str, int]:
 
 def test_fast_mode_skips_the_deep_blocks_between_full_steps(engine: Engine) -> None:
     request = {"tool": "text", "prompt": "a cat", "seed": 3, "steps": 9, "width": 128, "height": 128}
-    full = engine.run(GenerateRequest(**request))
-    fast = engine.run(GenerateRequest(**request, quality="fast"))
+    full = engine.run(parse_request(request))
+    fast = engine.run(parse_request(dict(**request, quality="fast")))
 
     assert fast.metrics["unet_forwards_reused"] == "6/9", "interval 3: 3 full passes, 6 cached"
     a = np.asarray(full.outputs[0].image, np.float32)
@@ -64,12 +64,12 @@ def test_cache_counts_and_restore() -> None:
 @pytest.mark.parametrize("tool", ["variations", "outpaint"])
 def test_fast_mode_works_for_image_tools(engine: Engine, tool: str) -> None:
     extra = {"left": 32} if tool == "outpaint" else {"strength": 0.9}
-    result = engine.run(GenerateRequest(tool=tool, seed=1, steps=6, quality="fast", **extra), smooth_image(96, 96))
+    result = engine.run(parse_request(dict(tool=tool, seed=1, steps=6, quality="fast", **extra)), smooth_image(96, 96))
     reused, forwards = map(int, str(result.metrics["unet_forwards_reused"]).split("/"))
     assert forwards >= 5 and reused == forwards - math.ceil(forwards / 3)
 
 
 def test_quality_is_part_of_the_batch_key(engine: Engine) -> None:
-    full = engine.prepare(GenerateRequest(tool="text", prompt="x", seed=1))
-    fast = engine.prepare(GenerateRequest(tool="text", prompt="x", seed=1, quality="fast"))
+    full = engine.prepare(parse_request(dict(tool="text", prompt="x", seed=1)))
+    fast = engine.prepare(parse_request(dict(tool="text", prompt="x", seed=1, quality="fast")))
     assert engine.batch_key(full) != engine.batch_key(fast)

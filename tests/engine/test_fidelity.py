@@ -29,7 +29,8 @@ from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.engine.tiny import build_tiny_pipeline
 from craftgen.engine.tools.outpaint import plan_strips
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
+from craftgen.schemas import ToolRequest
 from tests.conftest import smooth_image
 
 SEED = 1234
@@ -75,7 +76,7 @@ def test_the_folder_scheduler_is_the_one_craftgen_runs(exact: Engine, folder: Pa
     assert isinstance(model.inpaint()[0].scheduler, DDPMScheduler)
 
 
-def text_request(folder: Path, **fields: object) -> GenerateRequest:
+def text_request(folder: Path, **fields: object) -> ToolRequest:
     base = dict(
         tool="text",
         model=str(folder),
@@ -88,7 +89,7 @@ def text_request(folder: Path, **fields: object) -> GenerateRequest:
         steps=6,
         guidance=7.5,
     )
-    return GenerateRequest(**{**base, **fields})
+    return parse_request(dict(**{**base, **fields}))
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def test_variations_match_a_plain_img2img_call(exact: Engine, folder: Path) -> N
     photo = smooth_image(160, 120)  # multiples of 8: craftgen runs it at its own size
     fields = dict(model=str(folder), prompt=PROMPT, negative_prompt=NEGATIVE, seed=SEED, num_images=2,
                   steps=5, guidance=6.0, strength=0.6)
-    ours = images(exact.run(GenerateRequest(tool="variations", **fields), photo).outputs)
+    ours = images(exact.run(parse_request(dict(tool="variations", **fields)), photo).outputs)
 
     pipe = StableDiffusionImg2ImgPipeline.from_pretrained(folder, safety_checker=None)
     pipe.set_progress_bar_config(disable=True)
@@ -147,8 +148,8 @@ def test_outpaint_matches_plain_inpaint_calls_on_its_strips(
     # first strip's call into the second's, as craftgen passes them.
     photo = smooth_image(160, 120)
     left, right = 24, 40
-    request = GenerateRequest(tool="outpaint", model=str(folder), prompt=PROMPT, negative_prompt=NEGATIVE,
-                              seed=SEED, num_images=2, steps=4, guidance=7.5, left=left, right=right)
+    request = parse_request(dict(tool="outpaint", model=str(folder), prompt=PROMPT, negative_prompt=NEGATIVE,
+                              seed=SEED, num_images=2, steps=4, guidance=7.5, left=left, right=right))
     ours = [np.asarray(image) for image in images(exact.run(request, photo).outputs)]
 
     strips = plan_strips(width=160, height=120, left=left, right=right, top=0, bottom=0,

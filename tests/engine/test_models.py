@@ -15,11 +15,11 @@ from craftgen.engine.options import EngineOptions
 from craftgen.engine.registry import ModelRegistry
 from craftgen.engine.tiny import build_tiny_pipeline
 from craftgen.errors import ModelUnavailable
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 
 def _first_image(engine: Engine, **fields) -> np.ndarray:
-    result = engine.run(GenerateRequest(prompt="a cat", seed=1, **{"tool": "text", **fields}))
+    result = engine.run(parse_request(dict(prompt="a cat", seed=1, **{"tool": "text", **fields})))
     return np.asarray(result.outputs[0].image)
 
 
@@ -45,21 +45,21 @@ def test_a_local_diffusers_folder_loads_and_matches(engine: Engine, tmp_path: Pa
 )
 def test_a_model_that_cannot_load_names_what_was_tried(engine: Engine, model: str, mentions: list[str]) -> None:
     with pytest.raises(ModelUnavailable) as error:
-        engine.run(GenerateRequest(tool="text", prompt="x", model=model))
+        engine.run(parse_request(dict(tool="text", prompt="x", model=model)))
     for words in mentions:
         assert words in error.value.message
 
 
 def test_a_folder_without_model_index_is_refused(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="model_index.json"):
-        engine.run(GenerateRequest(tool="text", prompt="x", model=str(tmp_path)))
+        engine.run(parse_request(dict(tool="text", prompt="x", model=str(tmp_path))))
 
 
 def test_a_corrupt_checkpoint_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelUnavailable, match="broken.safetensors"):
-        engine.run(GenerateRequest(tool="text", prompt="x", model=str(bad)))
+        engine.run(parse_request(dict(tool="text", prompt="x", model=str(bad))))
 
 
 def test_tools_share_one_set_of_weights(engine: Engine) -> None:
@@ -111,8 +111,8 @@ def test_a_registry_lora_changes_only_its_tool(options: EngineOptions, tmp_path:
     styled = Engine(options=options, limits=Limits(), registry=ModelRegistry.load(registry_file, default="tiny"))
     clipart = {"tool": "clipart", "prompt": "a cat", "seed": 1}
 
-    with_lora = styled.run(GenerateRequest(**clipart)).outputs[0].image
-    without = plain.run(GenerateRequest(**clipart)).outputs[0].image
+    with_lora = styled.run(parse_request(clipart)).outputs[0].image
+    without = plain.run(parse_request(clipart)).outputs[0].image
     assert np.abs(np.asarray(with_lora, np.int16) - np.asarray(without, np.int16)).mean() > 1
     # The text tool names no LoRA: same pixels as a model without any.
     assert np.array_equal(_first_image(styled), _first_image(plain))
@@ -141,10 +141,10 @@ def test_switching_tool_on_a_loaded_model_does_not_reload(
     loads = _count_loads(monkeypatch)
     engine = Engine(options=options, limits=Limits())
     photo = smooth_image(64, 64)
-    engine.run(GenerateRequest(tool="text", prompt="a cat", seed=1, steps=2, width=64, height=64))
-    engine.run(GenerateRequest(tool="variations", prompt="a cat", seed=1, steps=2, strength=1.0), photo)
-    engine.run(GenerateRequest(tool="outpaint", prompt="a cat", seed=1, steps=2, right=16), photo)
-    engine.run(GenerateRequest(tool="text", prompt="a dog", seed=2, steps=2, width=64, height=64))
+    engine.run(parse_request(dict(tool="text", prompt="a cat", seed=1, steps=2, width=64, height=64)))
+    engine.run(parse_request(dict(tool="variations", prompt="a cat", seed=1, steps=2, strength=1.0)), photo)
+    engine.run(parse_request(dict(tool="outpaint", prompt="a cat", seed=1, steps=2, right=16)), photo)
+    engine.run(parse_request(dict(tool="text", prompt="a dog", seed=2, steps=2, width=64, height=64)))
     assert loads == ["tiny"]
 
 

@@ -11,11 +11,11 @@ from craftgen.engine.engine import Engine
 from craftgen.engine.limits import Limits
 from craftgen.engine.registry import ModelRegistry, ModelSpec
 from craftgen.engine.tools.outpaint import MAX_BLEND
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 
 def _outpaint(engine: Engine, image: Image.Image, **sides) -> tuple[np.ndarray, dict]:
-    result = engine.run(GenerateRequest(tool="outpaint", seed=3, prompt="meadow", **sides), image)
+    result = engine.run(parse_request(dict(tool="outpaint", seed=3, prompt="meadow", **sides)), image)
     return np.asarray(result.outputs[0].image), result.metrics
 
 

@@ -9,7 +9,7 @@ import pytest
 from craftgen.engine.engine import Engine
 from craftgen.engine.tile_padding import is_patched
 from craftgen.imaging.seams import seam_scores
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 
 SIZE = 256  # a single column pair is a noisy statistic: score 4 tiles of 256 px and average
@@ -17,7 +17,7 @@ SIZE = 256  # a single column pair is a noisy statistic: score 4 tiles of 256 px
 
 def _pattern(engine: Engine, **fields) -> dict:
     fields = {"width": SIZE, "height": SIZE, "seed": 5, **fields}
-    result = engine.run(GenerateRequest(tool="pattern", prompt="strawberries", **fields))
+    result = engine.run(parse_request(dict(tool="pattern", prompt="strawberries", **fields)))
     tiles = [out.image for out in result.outputs if out.kind == "image"]
     previews = [out.image for out in result.outputs if out.kind == "preview"]
     return {"result": result, "tiles": tiles, "tile": tiles[0], "preview": previews[0]}
@@ -72,7 +72,7 @@ def test_preview_is_the_tile_repeated_3x3(engine: Engine) -> None:
 
 
 def test_model_is_left_as_it_was(engine: Engine) -> None:
-    request = GenerateRequest(tool="text", prompt="a bird", seed=9)
+    request = parse_request(dict(tool="text", prompt="a bird", seed=9))
     before = np.asarray(engine.run(request).outputs[0].image)
     _pattern(engine, repeat="half-drop")
     model = engine.models.get("tiny")
@@ -89,5 +89,5 @@ def test_padding_is_restored_even_when_the_run_fails(engine: Engine) -> None:
         raise RuntimeError("stop")
 
     with pytest.raises(RuntimeError):
-        engine.run(GenerateRequest(tool="pattern", prompt="leaves", seed=1), progress=boom)
+        engine.run(parse_request(dict(tool="pattern", prompt="leaves", seed=1)), progress=boom)
     assert not is_patched([model.base.unet, model.base.vae])

@@ -16,14 +16,14 @@ from craftgen.engine.devices import cpu_has_native_bf16, resolve_dtype, resolve_
 from craftgen.engine.engine import Engine
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 from tests.conftest import smooth_image
 
 TEXT = dict(tool="text", prompt="a cat", seed=3, steps=3, width=64, height=64)
 
 
 def _text_pixels(engine: Engine) -> np.ndarray:
-    return np.asarray(engine.run(GenerateRequest(**TEXT)).outputs[0].image, np.int16)
+    return np.asarray(engine.run(parse_request(TEXT)).outputs[0].image, np.int16)
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +77,9 @@ def test_bf16_loads_every_module_in_bf16_and_every_tool_runs(options: EngineOpti
     assert diff.max() > 0, "bf16 took effect"
     assert diff.mean() < 8, "bf16 rounds; it does not change the picture"
     photo = smooth_image(64, 64)
-    varied = engine.run(GenerateRequest(tool="variations", prompt="a cat", seed=1, steps=2, strength=1.0), photo)
+    varied = engine.run(parse_request(dict(tool="variations", prompt="a cat", seed=1, steps=2, strength=1.0)), photo)
     assert varied.outputs[0].image.size == (64, 64)
-    extended = engine.run(GenerateRequest(tool="outpaint", prompt="a cat", seed=1, steps=2, right=16), photo)
+    extended = engine.run(parse_request(dict(tool="outpaint", prompt="a cat", seed=1, steps=2, right=16)), photo)
     assert extended.outputs[0].image.size == (80, 64)
 
 

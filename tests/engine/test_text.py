@@ -9,7 +9,7 @@ from PIL import Image
 
 from craftgen.engine.engine import Engine
 from craftgen.imaging.io import PARAMETERS_KEY
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 
 def _count_unet_calls(engine: Engine, monkeypatch) -> list[int]:
@@ -28,7 +28,7 @@ def _count_unet_calls(engine: Engine, monkeypatch) -> list[int]:
 
 def test_n_images_come_from_one_batched_call(engine: Engine, monkeypatch) -> None:
     batches = _count_unet_calls(engine, monkeypatch)
-    result = engine.run(GenerateRequest(tool="text", prompt="a cute cat", num_images=4, seed=11, steps=3))
+    result = engine.run(parse_request(dict(tool="text", prompt="a cute cat", num_images=4, seed=11, steps=3)))
 
     assert len(batches) == 3, "one UNet forward per step, not one per image"
     assert set(batches) == {8}, "4 images x (conditional + unconditional) in each forward"
@@ -40,8 +40,8 @@ def test_n_images_come_from_one_batched_call(engine: Engine, monkeypatch) -> Non
 
 
 def test_each_image_can_be_made_alone_from_its_seed(engine: Engine) -> None:
-    batch = engine.run(GenerateRequest(tool="text", prompt="a cute cat", num_images=3, seed=40))
-    alone = engine.run(GenerateRequest(tool="text", prompt="a cute cat", num_images=1, seed=42))
+    batch = engine.run(parse_request(dict(tool="text", prompt="a cute cat", num_images=3, seed=40)))
+    alone = engine.run(parse_request(dict(tool="text", prompt="a cute cat", num_images=1, seed=42)))
 
     assert [out.seed for out in batch.outputs] == [40, 41, 42]
     diff = np.abs(np.asarray(batch.outputs[2].image, np.int16) - np.asarray(alone.outputs[0].image, np.int16))
@@ -49,7 +49,7 @@ def test_each_image_can_be_made_alone_from_its_seed(engine: Engine) -> None:
 
 
 def test_png_carries_parameters_and_dpi(engine: Engine) -> None:
-    result = engine.run(GenerateRequest(tool="text", prompt="lemons", seed=3))
+    result = engine.run(parse_request(dict(tool="text", prompt="lemons", seed=3)))
     png = Image.open(io.BytesIO(result.outputs[0].data))
 
     assert png.format == "PNG"

@@ -10,7 +10,7 @@ from craftgen.engine.engine import Engine
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.io import open_image
 from craftgen.imaging.seams import seam_scores
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 from tests.conftest import smooth_image
 
 
@@ -30,27 +30,27 @@ def _unet_inputs(engine: Engine, monkeypatch) -> list[tuple[int, ...]]:
 @pytest.mark.parametrize("scale", [2, 4])
 def test_sizes(engine: Engine, scale: int) -> None:
     image = smooth_image(48, 40)
-    result = engine.run(GenerateRequest(tool="upscale", scale=scale, seed=1, steps=4, strength=0.5), image)
+    result = engine.run(parse_request(dict(tool="upscale", scale=scale, seed=1, steps=4, strength=0.5)), image)
     assert result.outputs[0].image.size == (48 * scale, 40 * scale)
 
 
 def test_model_sees_fixed_size_tiles_whatever_the_image_size(engine: Engine, monkeypatch) -> None:
     shapes = _unet_inputs(engine, monkeypatch)
     for size in [(96, 96), (200, 160)]:
-        engine.run(GenerateRequest(tool="upscale", scale=2, seed=1, steps=4, strength=0.5), smooth_image(*size))
+        engine.run(parse_request(dict(tool="upscale", scale=2, seed=1, steps=4, strength=0.5)), smooth_image(*size))
     # Tile 128 px -> 16x16 latents; at most 2 tiles (x2 for guidance) per call, for both sizes.
     assert shapes and all(shape[2:] == (16, 16) and shape[0] <= 4 for shape in shapes)
 
 
 def test_seamless_pattern_stays_seamless(engine: Engine) -> None:
     tiles = engine.run(
-        GenerateRequest(tool="pattern", prompt="leaves", seed=2, width=128, height=128, num_images=4)
+        parse_request(dict(tool="pattern", prompt="leaves", seed=2, width=128, height=128, num_images=4))
     ).outputs
     scores_before, scores_after = [], []
     for out in (o for o in tiles if o.kind == "image"):
         # Through the PNG, as a user would upload it: the tile's metadata says it is seamless.
         upload = open_image(out.data, max_bytes=10**7, max_pixels=10**7)
-        result = engine.run(GenerateRequest(tool="upscale", seed=1, steps=4, strength=0.4), upload)
+        result = engine.run(parse_request(dict(tool="upscale", seed=1, steps=4, strength=0.4)), upload)
         scores_before.append(seam_scores(out.image)["seam_score_x"])
         scores_after.append(seam_scores(result.outputs[0].image)["seam_score_x"])
     assert np.mean(scores_after) > 0.8, (scores_before, scores_after)
@@ -61,7 +61,7 @@ def test_transparency_is_kept(engine: Engine) -> None:
     alpha = np.zeros((64, 64), np.uint8)
     alpha[16:48, 16:48] = 255
     rgba.putalpha(Image.fromarray(alpha))
-    out = engine.run(GenerateRequest(tool="upscale", seed=1, steps=4, strength=0.5), rgba).outputs[0].image
+    out = engine.run(parse_request(dict(tool="upscale", seed=1, steps=4, strength=0.5)), rgba).outputs[0].image
 
     assert out.mode == "RGBA"
     out_alpha = np.asarray(out.getchannel("A"))
@@ -70,12 +70,12 @@ def test_transparency_is_kept(engine: Engine) -> None:
 
 def test_strength_zero_is_a_plain_resize_with_no_diffusion(engine: Engine, monkeypatch) -> None:
     shapes = _unet_inputs(engine, monkeypatch)
-    result = engine.run(GenerateRequest(tool="upscale", strength=0), smooth_image(64, 48))
+    result = engine.run(parse_request(dict(tool="upscale", strength=0)), smooth_image(64, 48))
     assert result.outputs[0].image.size == (128, 96)
     assert shapes == []
 
 
 def test_too_large_an_output_is_refused(engine: Engine) -> None:
     with pytest.raises(InvalidRequest, match="pixels") as error:
-        engine.run(GenerateRequest(tool="upscale", scale=4), Image.new("RGB", (1100, 1100)))
+        engine.run(parse_request(dict(tool="upscale", scale=4)), Image.new("RGB", (1100, 1100)))
     assert error.value.field == "scale"

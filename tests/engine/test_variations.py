@@ -8,14 +8,14 @@ from PIL import Image
 
 from craftgen.engine.engine import Engine
 from craftgen.errors import InvalidRequest
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 from tests.conftest import smooth_image
 
 
 @pytest.mark.parametrize("size", [(160, 120), (203, 97)])
 def test_output_size_equals_input_size(engine: Engine, size: tuple[int, int]) -> None:
     image = smooth_image(*size)
-    result = engine.run(GenerateRequest(tool="variations", seed=1, num_images=2, strength=0.7), image)
+    result = engine.run(parse_request(dict(tool="variations", seed=1, num_images=2, strength=0.7)), image)
 
     assert [out.image.size for out in result.outputs] == [size, size]
     a, b = (np.asarray(out.image, np.int16) for out in result.outputs)
@@ -29,17 +29,17 @@ def test_strength_sets_how_much_is_redrawn(engine: Engine, photo: Image.Image, m
     seen: list[int] = []
     original = unet.forward
     monkeypatch.setattr(unet, "forward", lambda sample, *a, **k: seen.append(1) or original(sample, *a, **k))
-    engine.run(GenerateRequest(tool="variations", seed=4, steps=10, strength=strength), photo)
+    engine.run(parse_request(dict(tool="variations", seed=4, steps=10, strength=strength)), photo)
     assert len(seen) == calls
 
 
 @pytest.mark.parametrize("strength", [0.0, -0.1, 1.5])
 def test_strength_out_of_range_is_refused(engine: Engine, photo: Image.Image, strength: float) -> None:
     with pytest.raises(InvalidRequest, match="strength") as error:
-        engine.run(GenerateRequest(tool="variations", strength=strength), photo)
+        engine.run(parse_request(dict(tool="variations", strength=strength)), photo)
     assert error.value.field == "strength"
 
 
 def test_strength_that_runs_no_step_is_refused(engine: Engine, photo: Image.Image) -> None:
     with pytest.raises(InvalidRequest, match="no denoising step"):
-        engine.run(GenerateRequest(tool="variations", strength=0.1, steps=3), photo)
+        engine.run(parse_request(dict(tool="variations", strength=0.1, steps=3)), photo)

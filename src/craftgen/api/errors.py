@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from craftgen.engine.requests import describe_error
 from craftgen.errors import (
     Canceled,
     Conflict,
@@ -95,28 +96,8 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             400, code="invalid_json", message=f"the request body is not valid JSON: {reason} (at character {position})"
         )
-    field = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
-    return error_response(422, code="invalid_request", message=_describe(first, field), field=field)
-
-
-def _describe(error: dict[str, Any], field: str | None) -> str:
-    """One sentence for a pydantic error, naming the field and (if short) the value sent."""
-    kind = error.get("type", "")
-    if field is None:
-        if kind == "missing":
-            return "the request body is required (a JSON object)"
-        return "the request body must be a JSON object sent as application/json"
-    if kind == "missing":
-        return f"{field} is required"
-    if kind == "extra_forbidden":
-        return f"unknown field {field!r}"
-    message = str(error.get("msg", "is invalid"))
-    message = message.removeprefix("Value error, ")
-    message = message[:1].lower() + message[1:]
-    value = error.get("input")
-    if isinstance(value, str | int | float | bool) and len(repr(value)) <= 60:
-        return f"{field}: {message}, got {value!r}"
-    return f"{field}: {message}"
+    field, message = describe_error(first, tuple(first.get("loc", ()))[1:])  # loc[0] is "body"
+    return error_response(422, code="invalid_request", message=message, field=field)
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:

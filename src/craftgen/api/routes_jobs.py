@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from craftgen.api.deps import RuntimeDep, UserDep
 from craftgen.api.events import job_events
 from craftgen.api.shapes import ErrorBody, JobAccepted, JobList, JobOut, job_out
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import GenerateRequest
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={404: {"model": ErrorBody}})
 

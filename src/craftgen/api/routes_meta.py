@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from sqlalchemy import text
 
 from craftgen.api.deps import RuntimeDep
 from craftgen.api.errors import error_response
-from craftgen.api.shapes import ErrorBody, Health, ModelList, ToolList, ToolOut
+from craftgen.api.shapes import ErrorBody, Health, ModelList, ToolList, ToolOut, ToolOutputsOut
 from craftgen.engine.tools import TOOLS
 from craftgen.runtime import Runtime
 
@@ -24,10 +25,19 @@ probes = APIRouter(tags=["probes"])
 
 @router.get("/tools")
 def list_tools() -> ToolList:
-    """The tools, and which request fields each accepts."""
+    """The tools: what each takes (its request fields and their schema) and what it gives."""
     return ToolList(
         tools=[
-            ToolOut(name=t.name, needs_image=t.needs_image, needs_prompt=t.needs_prompt, fields=sorted(t.fields))
+            ToolOut(
+                name=t.name,
+                title=t.card.title,
+                description=t.card.makes,
+                needs_image=t.needs_image,
+                needs_prompt=t.needs_prompt,
+                fields=sorted(t.fields),
+                outputs=ToolOutputsOut(**dataclasses.asdict(t.outputs)),
+                request_schema=t.request_model.model_json_schema(),
+            )
             for t in TOOLS.values()
         ]
     )

@@ -92,11 +92,21 @@ class ImageOut(BaseModel):
     liked: bool = False  # by the caller
 
 
+class ToolOutputsOut(BaseModel):
+    transparent: bool  # images have an alpha channel
+    svg: bool  # each image comes with an SVG cut file
+    repeat_preview: bool  # each image comes with a 3x3 preview of its repeat
+
+
 class ToolOut(BaseModel):
     name: str
+    title: str
+    description: str
     needs_image: bool
     needs_prompt: bool
     fields: list[str]
+    outputs: ToolOutputsOut
+    request_schema: dict[str, Any]  # the JSON schema of this tool's POST /v1/jobs body
 
 
 class ToolList(BaseModel):

@@ -87,7 +87,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     tool: Mapped[str] = mapped_column(String(32))
-    request: Mapped[dict] = mapped_column(JSON)  # the resolved GenerateRequest (defaults filled)
+    request: Mapped[dict] = mapped_column(JSON)  # the resolved tool request (defaults filled)
     batch_key: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)  # higher is claimed first
     status: Mapped[str] = mapped_column(String(16), default="queued")

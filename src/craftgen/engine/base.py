@@ -1,7 +1,11 @@
 """The shapes every tool shares: what goes in, what comes out, and the Tool interface.
 
-A tool is one file under engine/tools with one class: it names the request fields it accepts,
-fills its defaults, checks its own limits, says which requests may share a diffusion call
+A tool is one file under engine/tools with one class that declares everything about it once:
+its name, its request model (the fields it accepts, with their constraints and descriptions),
+what it takes (a prompt, an input image) and gives (transparent images, SVG cut files, a
+repeat preview), and its studio card. The API schema, /v1/tools, the CLI options, the studio's
+forms and the contract tests are all derived from that declaration. At run time a tool fills
+its defaults, checks its own limits, says which requests may share a diffusion call
 (`batch_key`), and runs a list of compatible inputs as one batch.
 """
 
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from PIL import Image
 
@@ -17,21 +21,55 @@ from craftgen.engine.limits import Limits
 from craftgen.engine.models import LoadedModel
 from craftgen.engine.options import EngineOptions
 from craftgen.imaging.io import png_bytes
-from craftgen.schemas import GenerateRequest, OutputKind, ToolName
+from craftgen.schemas import OutputKind, ToolRequest
+
+RequestT = TypeVar("RequestT", bound=ToolRequest)
 
 ProgressFn = Callable[[int, int], None]
 """Called with (steps done, steps in all); it may raise Canceled to stop the run."""
 
-COMMON_FIELDS = frozenset({"tool", "model", "seed", "prompt", "negative_prompt"})
-DIFFUSION_FIELDS = frozenset({"steps", "guidance", "quality"})
 
 
 @dataclass(frozen=True)
-class ToolInput:
+class ToolCard:
+    """What the studio's home page and the tool's page say about a tool."""
+
+    title: str
+    makes: str  # one line: what it makes
+    example: str
+    ideas: tuple[str, ...] = ()  # prompts to try, shown as chips
+    order: int = 100  # place on the home page and in listings (lower first)
+
+
+@dataclass(frozen=True)
+class ToolOutputs:
+    """What a tool's results are, so the studio and the contract tests need not know tools."""
+
+    transparent: bool = False  # images have an alpha channel (shown on a checkerboard)
+    svg: bool = False  # each image comes with an SVG cut file
+    repeat_preview: bool = False  # each image comes with a 3x3 preview of its repeat
+
+    @property
+    def kinds(self) -> frozenset[OutputKind]:
+        kinds: set[OutputKind] = {"image"}
+        if self.svg:
+            kinds.add("svg")
+        if self.repeat_preview:
+            kinds.add("preview")
+        return frozenset(kinds)
+
+
+@dataclass(frozen=True)
+class ToolInput(Generic[RequestT]):
     """A request with every default filled in, plus its decoded input image."""
 
-    request: GenerateRequest
+    request: RequestT
     image: Image.Image | None = None
+
+    @property
+    def num_images(self) -> int:
+        """Images this request makes (tools without a num_images field make one)."""
+        return int(getattr(self.request, "num_images", 1))
 
     @property
     def seed(self) -> int:
@@ -59,7 +97,7 @@ class OutputFile:
 
 @dataclass
 class ToolResult:
-    tool: ToolName
+    tool: str
     model: str
     seed: int
     outputs: list[OutputFile]
@@ -82,38 +120,55 @@ class RunContext:
         return self.model.name if self.model else "none"
 
 
-class Tool:
-    """Base class: subclasses set the class variables and implement `run`."""
+class Tool(Generic[RequestT]):
+    """Base class: a subclass declares itself in class variables and implements `run`.
 
-    name: ClassVar[ToolName]
-    fields: ClassVar[frozenset[str]] = COMMON_FIELDS  # request fields this tool accepts
-    needs_image: ClassVar[bool] = False
-    needs_prompt: ClassVar[bool] = False
+    `request_model` is the tool's own pydantic model; its fields are exactly the request fields
+    the tool accepts (`image` among them: it takes an input image)."""
+
+    name: ClassVar[str]
+    request_model: ClassVar[type[ToolRequest]]
+    card: ClassVar[ToolCard]
+    outputs: ClassVar[ToolOutputs] = ToolOutputs()
+    needs_prompt: ClassVar[bool] = False  # the prompt must not be empty
     uses_model: ClassVar[bool] = True
     max_images: ClassVar[int | None] = None  # None: the num_images limit applies
     uses_inpaint: ClassVar[bool] = False  # runs the model's inpainting pipeline
     prompt_suffix: ClassVar[str] = ""  # words the tool adds to every prompt (they count as tokens)
     negative_suffix: ClassVar[str] = ""
 
-    def defaults(
-        self, request: GenerateRequest, image: Image.Image | None, options: EngineOptions
-    ) -> dict[str, object]:
+    @property
+    def fields(self) -> frozenset[str]:
+        """The request fields this tool accepts."""
+        return frozenset(self.request_model.model_fields)
+
+    @property
+    def needs_image(self) -> bool:
+        return "image" in self.request_model.model_fields
+
+    @property
+    def prompt_mode(self) -> Literal["required", "optional", "none"]:
+        if "prompt" not in self.request_model.model_fields:
+            return "none"
+        return "required" if self.needs_prompt else "optional"
+
+    def defaults(self, request: RequestT, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
         """Values to fill where the request left `None`."""
         return {}
 
-    def validate(self, item: ToolInput, limits: Limits) -> None:
+    def validate(self, item: ToolInput[RequestT], limits: Limits) -> None:
         """Tool-specific checks after defaults are filled; raise InvalidRequest."""
 
-    def batch_key(self, item: ToolInput) -> tuple[object, ...] | None:
+    def batch_key(self, item: ToolInput[RequestT]) -> tuple[object, ...] | None:
         """Requests with equal keys may run as one diffusion call; None means alone."""
         return None
 
-    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+    def run(self, ctx: RunContext, items: list[ToolInput[RequestT]]) -> list[ToolResult]:
         raise NotImplementedError
 
 
 def parameters(
-    item: ToolInput, *, model: str, seed: int, extra: Mapping[str, object] | None = None
+    item: ToolInput[Any], *, model: str, seed: int, extra: Mapping[str, object] | None = None
 ) -> dict[str, object]:
     """What a PNG records about how it was made: enough to make it again."""
     request = item.request.model_dump(exclude_none=True, exclude={"image"})
@@ -126,7 +181,7 @@ def png_output(
     *,
     name: str,
     kind: OutputKind,
-    item: ToolInput,
+    item: ToolInput[Any],
     ctx: RunContext,
     seed: int | None,
     extra: Mapping[str, object] | None = None,

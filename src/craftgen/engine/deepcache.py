@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from diffusers import UNet2DConditionModel
+
+# From their own modules: for type checkers, diffusers' top-level names are placeholder classes.
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 from torch import nn
 
 

@@ -8,33 +8,53 @@ and a plain diffusers call with that generator reproduces it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from diffusers import DiffusionPipeline
 from PIL import Image
 
 from craftgen.engine.base import ProgressFn, ToolInput
+from craftgen.engine.options import EngineOptions
 from craftgen.engine.preview import PreviewProgress, first_images, latent_preview
 from craftgen.engine.validation import join_prompt
+from craftgen.schemas import Count, DiffusionRequest, Size
 
 
-def generators_for(items: Sequence[ToolInput], *, count: int | None = None) -> list[torch.Generator]:
+class TextToImageRequest(Size, Count, DiffusionRequest):
+    """The fields of a tool that makes images from a prompt at a chosen size."""
+
+
+PromptT = TypeVar("PromptT", bound=DiffusionRequest)
+TextT = TypeVar("TextT", bound=TextToImageRequest)
+
+
+def size_defaults(options: EngineOptions) -> dict[str, object]:
+    """The model's own size, where a text-to-image request names none."""
+    return {"width": options.default_size, "height": options.default_size}
+
+
+def txt2img_batch_key(request: TextToImageRequest) -> tuple[object, ...]:
+    """What must be equal for text-to-image requests to share one call."""
+    return (request.model, request.width, request.height, request.steps, request.guidance, request.quality)
+
+
+def generators_for(items: Sequence[ToolInput[Any]], *, count: int | None = None) -> list[torch.Generator]:
     """One CPU generator per image, in batch order (request by request, image by image)."""
     gens: list[torch.Generator] = []
     for item in items:
-        for index in range(count if count is not None else item.request.num_images):
+        for index in range(count if count is not None else item.num_images):
             gens.append(torch.Generator("cpu").manual_seed(item.image_seed(index)))
     return gens
 
 
 def step_callback(
-    progress: ProgressFn, *, done_before: int, total: int, items: Sequence[ToolInput] | None = None
+    progress: ProgressFn, *, done_before: int, total: int, items: Sequence[ToolInput[Any]] | None = None
 ) -> Any:
     """A diffusers `callback_on_step_end` that reports steps into a larger total. Given the
     batch's `items` (laid out as `expand_prompts` does), a progress function that takes previews
     also gets a lazy one of each request's first image."""
-    positions = first_images([item.request.num_images for item in items]) if items else None
+    positions = first_images([item.num_images for item in items]) if items else None
 
     def callback(pipe: DiffusionPipeline, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         done = done_before + step + 1
@@ -49,7 +69,7 @@ def step_callback(
 
 
 def expand_prompts(
-    items: Sequence[ToolInput], *, suffix: str = "", negative_suffix: str = ""
+    items: Sequence[ToolInput[PromptT]], *, suffix: str = "", negative_suffix: str = ""
 ) -> tuple[list[str], list[str]]:
     """Prompt and negative prompt repeated once per image, in batch order."""
     prompts: list[str] = []
@@ -57,24 +77,24 @@ def expand_prompts(
     for item in items:
         prompt = join_prompt(item.request.prompt, suffix)
         negative = join_prompt(item.request.negative_prompt, negative_suffix)
-        prompts += [prompt] * item.request.num_images
-        negatives += [negative] * item.request.num_images
+        prompts += [prompt] * item.num_images
+        negatives += [negative] * item.num_images
     return prompts, negatives
 
 
-def split_per_item(images: Sequence[Image.Image], items: Sequence[ToolInput]) -> list[list[Image.Image]]:
+def split_per_item(images: Sequence[Image.Image], items: Sequence[ToolInput[Any]]) -> list[list[Image.Image]]:
     """Undo `expand_prompts`: the batch's images regrouped by request."""
     grouped: list[list[Image.Image]] = []
     start = 0
     for item in items:
-        grouped.append(list(images[start : start + item.request.num_images]))
-        start += item.request.num_images
+        grouped.append(list(images[start : start + item.num_images]))
+        start += item.num_images
     return grouped
 
 
 def txt2img(
     pipe: DiffusionPipeline,
-    items: Sequence[ToolInput],
+    items: Sequence[ToolInput[TextT]],
     *,
     progress: ProgressFn,
     suffix: str = "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import ExitStack
+from typing import Any
 
 from PIL import Image
 
@@ -21,7 +22,7 @@ from craftgen.engine.registry import ModelRegistry
 from craftgen.engine.tools import TOOLS
 from craftgen.engine.validation import check_prompt_tokens, resolve
 from craftgen.errors import InvalidRequest
-from craftgen.schemas import GenerateRequest
+from craftgen.schemas import DiffusionRequest, ToolRequest
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -56,7 +57,7 @@ class Engine:
         )
 
     @staticmethod
-    def tool(name: str) -> Tool:
+    def tool(name: str) -> Tool[Any]:
         try:
             return TOOLS[name]
         except KeyError:
@@ -64,31 +65,31 @@ class Engine:
                 f"unknown tool {name!r}; choose one of {', '.join(TOOLS)}", field="tool"
             ) from None
 
-    def prepare(self, request: GenerateRequest, image: Image.Image | None = None) -> ToolInput:
+    def prepare(self, request: ToolRequest, image: Image.Image | None = None) -> ToolInput[Any]:
         """Check a request and fill its defaults (loads at most a tokenizer; cheap enough for
         the API, so a too-long prompt is refused at submission, not when the job runs)."""
         tool = self.tool(request.tool)
         item = resolve(request, image, tool=tool, limits=self.limits, options=self.options)
-        if tool.uses_model:
+        if isinstance(item.request, DiffusionRequest):
             tokenizer = self.models.tokenizer(item.request.model)
             if tokenizer is not None:
                 check_prompt_tokens(tokenizer, item, tool=tool, limits=self.limits)
         return item
 
-    def batch_key(self, item: ToolInput) -> tuple[object, ...] | None:
+    def batch_key(self, item: ToolInput[Any]) -> tuple[object, ...] | None:
         """Prepared inputs with equal keys may share one run_batch call; None runs alone."""
         return self.tool(item.request.tool).batch_key(item)
 
     def run(
         self,
-        request: GenerateRequest,
+        request: ToolRequest,
         image: Image.Image | None = None,
         *,
         progress: ProgressFn | None = None,
     ) -> ToolResult:
         return self.run_batch([self.prepare(request, image)], progress=progress)[0]
 
-    def run_batch(self, items: Sequence[ToolInput], *, progress: ProgressFn | None = None) -> list[ToolResult]:
+    def run_batch(self, items: Sequence[ToolInput[Any]], *, progress: ProgressFn | None = None) -> list[ToolResult]:
         """Run prepared inputs that share a batch key as one batch; results in input order."""
         # 1. One tool, one key.
         if not items:
@@ -98,7 +99,8 @@ class Engine:
         if len(items) > 1 and (len(keys) > 1 or None in keys):
             raise InvalidRequest("these requests cannot share a batch (their batch keys differ)")
         # 2. The model, loaded once and reused.
-        model = self.models.get(items[0].request.model) if tool.uses_model else None
+        first = items[0].request
+        model = self.models.get(first.model) if tool.uses_model and isinstance(first, DiffusionRequest) else None
         if model is not None:
             for item in items:
                 check_prompt_tokens(model.base.tokenizer, item, tool=tool, limits=self.limits)
@@ -111,9 +113,9 @@ class Engine:
         return self._run_locked(tool, model, ctx, items)
 
     def _run_locked(
-        self, tool: Tool, model: LoadedModel, ctx: RunContext, items: Sequence[ToolInput]
+        self, tool: Tool[Any], model: LoadedModel, ctx: RunContext, items: Sequence[ToolInput[Any]]
     ) -> list[ToolResult]:
-        fast = items[0].request.quality == "fast"  # one batch key, one quality
+        fast = getattr(items[0].request, "quality", "full") == "fast"  # one batch key, one quality
         if fast and tool.uses_inpaint:
             model.inpaint()  # load its UNet now, so the cache below covers it
         with ExitStack() as stack:

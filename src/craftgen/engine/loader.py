@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+# From their own modules: for type checkers, diffusers' top-level names are placeholder classes.
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
 from transformers import CLIPTokenizer
 
 from craftgen.engine import tiny
@@ -69,7 +72,7 @@ def load_base_pipeline(
             raise ModelUnavailable(_not_found(spec.name, tried, "nothing matched"))
     except ModelUnavailable:
         raise
-    except (OSError, ValueError, RuntimeError, KeyError, EnvironmentError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ModelUnavailable(_not_found(spec.name, tried, f"{type(exc).__name__}: {exc}")) from exc
     pipe.set_progress_bar_config(disable=True)
     if pipe.unet.dtype != placement.dtype:  # only the built-in model is made in fp32 first
@@ -108,7 +111,7 @@ def load_inpaint_unet(
                 dtype=placement.dtype,
                 local_files_only=not allow_downloads,
             )
-    except (OSError, ValueError, RuntimeError, EnvironmentError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         raise ModelUnavailable(
             f"inpainting variant {source!r} could not be loaded: {type(exc).__name__}: {exc}"
         ) from exc

@@ -7,8 +7,11 @@ measures each against plain fp32 on the same UNet.
 from __future__ import annotations
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+
+# From their own modules: for type checkers, diffusers' top-level names are placeholder classes.
 from diffusers.models.attention_processor import AttnProcessor
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 
 from craftgen.engine.devices import Placement
 

@@ -8,7 +8,12 @@ The VAE keeps SD's 8x downscale so sizes, latents and tiling behave as with a re
 from __future__ import annotations
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+# From their own modules: for type checkers, diffusers' top-level names are placeholder classes.
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 TINY_NOTICE = "the built-in 'tiny' model has random weights: its images are noise, for testing only"
@@ -49,7 +54,7 @@ def _word_merges(words: tuple[str, ...] | list[str]) -> tuple[list[str], list[tu
     merges: list[tuple[str, str]] = []
     seen: set[str] = set()
     for word in words:
-        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        symbols = [*word[:-1], word[-1] + "</w>"]
         current = symbols[0]
         for symbol in symbols[1:]:
             merged = current + symbol

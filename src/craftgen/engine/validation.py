@@ -3,41 +3,40 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from PIL import Image
 
-from craftgen.engine.base import Tool, ToolInput
+from craftgen.engine.base import RequestT, Tool, ToolInput
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.errors import InvalidRequest
-from craftgen.schemas import GenerateRequest
-
-_DEFAULTS = {name: info.default for name, info in GenerateRequest.model_fields.items()}
+from craftgen.schemas import DiffusionRequest, ToolRequest
 
 
 def resolve(
-    request: GenerateRequest,
+    request: RequestT,
     image: Image.Image | None,
     *,
-    tool: Tool,
+    tool: Tool[RequestT],
     limits: Limits,
     options: EngineOptions,
-) -> ToolInput:
+) -> ToolInput[RequestT]:
     """A request with defaults filled in, checked against the limits, or InvalidRequest."""
-    # 1. Fields this tool does not use are refused rather than ignored.
-    for name, value in request:
-        if name not in tool.fields and name != "image" and value != _DEFAULTS[name]:
-            raise InvalidRequest(f"{name} does not apply to the {tool.name} tool", field=name)
+    # 1. The tool's own model: its fields are exactly the ones the tool accepts (fields of
+    #    other tools were refused when the request was parsed).
+    if not isinstance(request, tool.request_model):
+        raise InvalidRequest(f"this is not a {tool.name} request", field="tool")
     # 2. The input image, where the tool takes one.
     if tool.needs_image and image is None:
         raise InvalidRequest(f"the {tool.name} tool needs an input image", field="image")
-    if not tool.needs_image and (image is not None or request.image):
+    if not tool.needs_image and image is not None:
         raise InvalidRequest(f"the {tool.name} tool takes no input image", field="image")
-    if tool.needs_prompt and not request.prompt.strip():
+    if tool.needs_prompt and not getattr(request, "prompt", "").strip():
         raise InvalidRequest(f"the {tool.name} tool needs a prompt", field="prompt")
     # 3. Defaults: the engine's, then the tool's own.
     filled: dict[str, object] = {"seed": request.seed if request.seed is not None else secrets.randbelow(2**31)}
-    if tool.uses_model:
+    if isinstance(request, DiffusionRequest):
         filled["model"] = request.model or options.default_model
         filled["steps"] = request.steps if request.steps is not None else options.default_steps
         filled["guidance"] = request.guidance if request.guidance is not None else options.default_guidance
@@ -53,15 +52,16 @@ def resolve(
     return item
 
 
-def check_shared_limits(request: GenerateRequest, *, tool: Tool, limits: Limits) -> None:
+def check_shared_limits(request: ToolRequest, *, tool: Tool[Any], limits: Limits) -> None:
     max_images = min(tool.max_images or limits.max_num_images, limits.max_num_images)
-    if not 1 <= request.num_images <= max_images:
+    num_images = getattr(request, "num_images", 1)
+    if not 1 <= num_images <= max_images:
         raise InvalidRequest(
-            f"num_images must be between 1 and {max_images} for {tool.name}, got {request.num_images}",
+            f"num_images must be between 1 and {max_images} for {tool.name}, got {num_images}",
             field="num_images",
         )
     for name in ("width", "height"):
-        value = getattr(request, name)
+        value = getattr(request, name, None)
         if value is None:
             continue
         if value % 8:
@@ -70,6 +70,8 @@ def check_shared_limits(request: GenerateRequest, *, tool: Tool, limits: Limits)
             raise InvalidRequest(
                 f"{name} must be between {limits.min_side} and {limits.max_side}, got {value}", field=name
             )
+    if not isinstance(request, DiffusionRequest):
+        return
     if request.steps is not None and not 1 <= request.steps <= limits.max_steps:
         raise InvalidRequest(
             f"steps must be between 1 and {limits.max_steps}, got {request.steps}", field="steps"
@@ -81,10 +83,10 @@ def check_shared_limits(request: GenerateRequest, *, tool: Tool, limits: Limits)
         )
 
 
-def check_prompt_tokens(tokenizer: object, item: ToolInput, *, tool: Tool, limits: Limits) -> None:
+def check_prompt_tokens(tokenizer: object, item: ToolInput[Any], *, tool: Tool[Any], limits: Limits) -> None:
     """Prompts longer than the text encoder's context would be cut silently: refuse them."""
     for name, suffix in (("prompt", tool.prompt_suffix), ("negative_prompt", tool.negative_suffix)):
-        text = join_prompt(getattr(item.request, name), suffix)
+        text = join_prompt(getattr(item.request, name, ""), suffix)
         if not text:
             continue
         count = len(tokenizer(text).input_ids)  # type: ignore[operator]

@@ -24,7 +24,7 @@ from craftgen.errors import InvalidRequest
 from craftgen.gallery import search
 from craftgen.gallery.entries import GalleryEntry, entry, entry_query
 from craftgen.gallery.options import GalleryOptions
-from craftgen.schemas import TOOL_NAMES
+from craftgen.engine.tools import TOOL_NAMES
 
 Order = Literal["newest", "liked"]
 ORDERS: tuple[Order, ...] = ("newest", "liked")
@@ -105,11 +105,10 @@ def gallery_page(
         liked: frozenset[str] = frozenset()
         if viewer_id is not None and items:
             page_ids = [row[0].image_id for row in items]
-            liked = frozenset(
-                session.scalars(
-                    select(GalleryLike.image_id).where(GalleryLike.user_id == viewer_id, GalleryLike.image_id.in_(page_ids))
-                )
+            likes = select(GalleryLike.image_id).where(
+                GalleryLike.user_id == viewer_id, GalleryLike.image_id.in_(page_ids)
             )
+            liked = frozenset(session.scalars(likes))
     next_cursor = None
     if len(rows) > limit:
         last = items[-1][0]

@@ -20,7 +20,7 @@ from craftgen.gallery.visibility import visible_image
 class Remix:
     image_id: str
     tool: str
-    job: dict[str, object]  # a GenerateRequest body
+    job: dict[str, object]  # a POST /v1/jobs body
     needs_image: bool  # the caller must add `image` (an upload of theirs) before submitting
 
 

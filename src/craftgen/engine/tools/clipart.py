@@ -1,4 +1,4 @@
-"""clipart: a subject on a plain background (prompted so), then the same cut-out as `cutout`.
+"""clipart: a subject on a plain background (prompted so), then cut out like `cutout`.
 
 A registry LoRA for this tool (a clipart style) is what makes backgrounds reliably plain at
 scale; the prompt wording below is the fallback every model gets.
@@ -6,35 +6,47 @@ scale; the prompt wording below is the fallback every model gets.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from PIL import Image
 
-from craftgen.engine.base import COMMON_FIELDS, DIFFUSION_FIELDS, RunContext, Tool, ToolInput, ToolResult
-from craftgen.engine.diffusion import txt2img
+from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolOutputs, ToolResult
+from craftgen.engine.cut_files import cutout_outputs
+from craftgen.engine.diffusion import TextToImageRequest, size_defaults, txt2img, txt2img_batch_key
 from craftgen.engine.options import EngineOptions
-from craftgen.engine.tools.cutout import cutout_outputs
-from craftgen.engine.tools.text import SIZE_FIELDS, size_defaults, txt2img_batch_key
-from craftgen.schemas import GenerateRequest
 
 CLIPART_SUFFIX = "clipart, isolated on a plain white background, flat colors, clean outline"
 CLIPART_NEGATIVE = "background scenery, gradient background, shadow, texture, photo, frame"
 
 
-class ClipartTool(Tool):
+class ClipartRequest(TextToImageRequest):
+    """A subject on a transparent background, with an SVG cut file."""
+
+    tool: Literal["clipart"] = "clipart"
+
+
+class ClipartTool(Tool[ClipartRequest]):
     name = "clipart"
-    fields = COMMON_FIELDS | DIFFUSION_FIELDS | SIZE_FIELDS
+    request_model = ClipartRequest
+    card = ToolCard(
+        title="Clipart",
+        makes="A sticker-style picture on a transparent background, with an SVG cut file.",
+        example="a happy cartoon sun",
+        ideas=("a happy cartoon sun", "a cute cat with a bow", "a hot air balloon", "a cactus in a pot"),
+        order=2,
+    )
+    outputs = ToolOutputs(transparent=True, svg=True)
     needs_prompt = True
     prompt_suffix = CLIPART_SUFFIX
     negative_suffix = CLIPART_NEGATIVE
 
-    def defaults(
-        self, request: GenerateRequest, image: Image.Image | None, options: EngineOptions
-    ) -> dict[str, object]:
-        return size_defaults(request, options)
+    def defaults(self, request: ClipartRequest, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
+        return size_defaults(options)
 
-    def batch_key(self, item: ToolInput) -> tuple[object, ...]:
+    def batch_key(self, item: ToolInput[ClipartRequest]) -> tuple[object, ...]:
         return ("clipart", *txt2img_batch_key(item.request))
 
-    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+    def run(self, ctx: RunContext, items: list[ToolInput[ClipartRequest]]) -> list[ToolResult]:
         assert ctx.model is not None
         # 1. Generate on a plain background.
         grouped = txt2img(

@@ -9,23 +9,18 @@ Original pixels come back unchanged except in the blend band along the old borde
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
 from PIL import Image
+from pydantic import Field
 
-from craftgen.engine.base import (
-    COMMON_FIELDS,
-    DIFFUSION_FIELDS,
-    RunContext,
-    Tool,
-    ToolInput,
-    ToolResult,
-    png_output,
-)
+from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolResult, png_output
 from craftgen.engine.diffusion import generators_for, step_callback
 from craftgen.engine.limits import Limits
 from craftgen.errors import InvalidRequest
+from craftgen.schemas import Count, DiffusionRequest, InputImage, Studio
 
 SIDES = ("left", "right", "top", "bottom")
 MAX_BLEND = 16
@@ -99,13 +94,33 @@ def _pad_to_8(array: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(array, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
 
 
-class OutpaintTool(Tool):
+class OutpaintRequest(Count, InputImage, DiffusionRequest):
+    """An upload made bigger; its own pixels kept exactly."""
+
+    tool: Literal["outpaint"] = "outpaint"
+    left: Annotated[int, Field(description="pixels to add on the left"), Studio("Add to the left", unit="px", half=True)] = 0
+    right: Annotated[
+        int, Field(description="pixels to add on the right"), Studio("Add to the right", unit="px", half=True)
+    ] = 0
+    top: Annotated[int, Field(description="pixels to add on top"), Studio("Add to the top", unit="px", half=True)] = 0
+    bottom: Annotated[
+        int, Field(description="pixels to add at the bottom"), Studio("Add to the bottom", unit="px", half=True)
+    ] = 0
+
+
+class OutpaintTool(Tool[OutpaintRequest]):
     name = "outpaint"
-    fields = COMMON_FIELDS | DIFFUSION_FIELDS | {"image", "num_images", *SIDES}
-    needs_image = True
+    request_model = OutpaintRequest
+    card = ToolCard(
+        title="Outpaint",
+        makes="Your picture made bigger: new scenery around the edges, the original kept exactly.",
+        example="a square photo widened into a banner",
+        ideas=("more of the same background", "a sunny meadow", "a starry night sky", "a wooden table top"),
+        order=6,
+    )
     uses_inpaint = True
 
-    def validate(self, item: ToolInput, limits: Limits) -> None:
+    def validate(self, item: ToolInput[OutpaintRequest], limits: Limits) -> None:
         request = item.request
         assert item.image is not None
         for side in SIDES:
@@ -130,7 +145,7 @@ class OutpaintTool(Tool):
         if min(item.image.size) < 8:
             raise InvalidRequest("the image must be at least 8 px on each side", field="image")
 
-    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+    def run(self, ctx: RunContext, items: list[ToolInput[OutpaintRequest]]) -> list[ToolResult]:
         plans = [self._plan(ctx, item) for item in items]
         steps = int(items[0].request.steps or 1)
         total = sum(len(plan) for plan in plans) * steps
@@ -141,7 +156,7 @@ class OutpaintTool(Tool):
             done += len(plan) * steps
         return results
 
-    def _plan(self, ctx: RunContext, item: ToolInput) -> list[Strip]:
+    def _plan(self, ctx: RunContext, item: ToolInput[OutpaintRequest]) -> list[Strip]:
         assert item.image is not None
         request = item.request
         return plan_strips(
@@ -156,7 +171,7 @@ class OutpaintTool(Tool):
         )
 
     def _outpaint(
-        self, ctx: RunContext, item: ToolInput, strips: list[Strip], *, done_before: int, total: int
+        self, ctx: RunContext, item: ToolInput[OutpaintRequest], strips: list[Strip], *, done_before: int, total: int
     ) -> ToolResult:
         assert ctx.model is not None and item.image is not None
         request = item.request

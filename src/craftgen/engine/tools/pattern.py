@@ -6,48 +6,88 @@ axes (engine/tile_padding.py); afterwards the model is exactly as it was.
 
 from __future__ import annotations
 
-from PIL import Image
+from typing import Annotated, Literal
 
-from craftgen.engine.base import (
-    COMMON_FIELDS,
-    DIFFUSION_FIELDS,
-    RunContext,
-    Tool,
-    ToolInput,
-    ToolResult,
-    png_output,
-)
-from craftgen.engine.diffusion import txt2img
+from PIL import Image
+from pydantic import Field
+
+from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolOutputs, ToolResult, png_output
+from craftgen.engine.diffusion import TextToImageRequest, size_defaults, txt2img, txt2img_batch_key
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.engine.tile_padding import TilePadding, tiled_padding
-from craftgen.engine.tools.text import SIZE_FIELDS, size_defaults, txt2img_batch_key
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.seams import seam_scores
 from craftgen.imaging.tiling import repeat_preview
-from craftgen.schemas import GenerateRequest
+from craftgen.schemas import Repeat, Studio
 
 PREVIEW_COUNT = 3
 
 
-class PatternTool(Tool):
+class PatternRequest(TextToImageRequest):
+    """A seamless tile and its 3x3 repeat preview."""
+
+    tool: Literal["pattern"] = "pattern"
+    repeat: Annotated[
+        Repeat,
+        Field(description="how each tile lines up with the next"),
+        Studio(
+            "Repeat",
+            labels=(("grid", "Grid"), ("half-drop", "Half-drop"), ("brick", "Brick"), ("mirror", "Mirror")),
+            order=10,
+        ),
+    ] = "grid"
+    width: Annotated[
+        int | None,
+        Field(description="tile width in pixels, a multiple of 8; left out: the model's size"),
+        Studio("Tile width", unit="px", half=True, order=30),
+    ] = None
+    height: Annotated[
+        int | None,
+        Field(description="tile height in pixels, a multiple of 8; left out: the model's size"),
+        Studio("Tile height", unit="px", half=True, order=30),
+    ] = None
+    seamless_x: Annotated[
+        bool | None,
+        Field(description="the tile wraps left to right with no seam; left out: yes"),
+        Studio("Seamless left to right", more=True),
+    ] = None
+    seamless_y: Annotated[
+        bool | None,
+        Field(description="the tile wraps top to bottom with no seam; left out: yes"),
+        Studio("Seamless top to bottom", more=True),
+    ] = None
+
+
+class PatternTool(Tool[PatternRequest]):
     name = "pattern"
-    fields = COMMON_FIELDS | DIFFUSION_FIELDS | SIZE_FIELDS | {"repeat", "seamless_x", "seamless_y"}
+    request_model = PatternRequest
+    card = ToolCard(
+        title="Pattern",
+        makes="A seamless tile for fabric, gift wrap and scrapbook paper.",
+        example="cute strawberries on pale pink",
+        ideas=(
+            "cute strawberries on pale pink",
+            "vintage roses, cottagecore",
+            "tiny gold stars on navy",
+            "watercolor lemons and leaves",
+        ),
+        order=1,
+    )
+    outputs = ToolOutputs(repeat_preview=True)
     needs_prompt = True
 
-    def defaults(
-        self, request: GenerateRequest, image: Image.Image | None, options: EngineOptions
-    ) -> dict[str, object]:
-        return {**size_defaults(request, options), "seamless_x": True, "seamless_y": True}
+    def defaults(self, request: PatternRequest, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
+        return {**size_defaults(options), "seamless_x": True, "seamless_y": True}
 
-    def validate(self, item: ToolInput, limits: Limits) -> None:
+    def validate(self, item: ToolInput[PatternRequest], limits: Limits) -> None:
         request = item.request
         if request.repeat == "half-drop" and not request.seamless_x:
             raise InvalidRequest("a half-drop repeat needs seamless_x", field="seamless_x")
         if request.repeat == "brick" and not request.seamless_y:
             raise InvalidRequest("a brick repeat needs seamless_y", field="seamless_y")
 
-    def batch_key(self, item: ToolInput) -> tuple[object, ...]:
+    def batch_key(self, item: ToolInput[PatternRequest]) -> tuple[object, ...]:
         request = item.request
         return (
             "pattern",
@@ -57,7 +97,7 @@ class PatternTool(Tool):
             request.seamless_y,
         )
 
-    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+    def run(self, ctx: RunContext, items: list[ToolInput[PatternRequest]]) -> list[ToolResult]:
         assert ctx.model is not None
         first = items[0].request
         padding = TilePadding.for_repeat(
@@ -70,7 +110,7 @@ class PatternTool(Tool):
         # 2. Measure each tile's seams and write it with its preview.
         return [self._result(ctx, item, images) for item, images in zip(items, grouped, strict=True)]
 
-    def _result(self, ctx: RunContext, item: ToolInput, images: list[Image.Image]) -> ToolResult:
+    def _result(self, ctx: RunContext, item: ToolInput[PatternRequest], images: list[Image.Image]) -> ToolResult:
         request = item.request
         outputs = []
         worst: dict[str, float] = {}

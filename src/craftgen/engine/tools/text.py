@@ -2,46 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from PIL import Image
 
-from craftgen.engine.base import (
-    COMMON_FIELDS,
-    DIFFUSION_FIELDS,
-    RunContext,
-    Tool,
-    ToolInput,
-    ToolResult,
-    png_output,
-)
-from craftgen.engine.diffusion import txt2img
+from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolResult, png_output
+from craftgen.engine.diffusion import TextToImageRequest, size_defaults, txt2img, txt2img_batch_key
 from craftgen.engine.options import EngineOptions
-from craftgen.schemas import GenerateRequest
-
-SIZE_FIELDS = frozenset({"num_images", "width", "height"})
 
 
-def size_defaults(request: GenerateRequest, options: EngineOptions) -> dict[str, object]:
-    return {"width": options.default_size, "height": options.default_size}
+class TextRequest(TextToImageRequest):
+    """Pictures from a description, several at once."""
+
+    tool: Literal["text"] = "text"
 
 
-def txt2img_batch_key(request: GenerateRequest) -> tuple[object, ...]:
-    return (request.model, request.width, request.height, request.steps, request.guidance, request.quality)
-
-
-class TextTool(Tool):
+class TextTool(Tool[TextRequest]):
     name = "text"
-    fields = COMMON_FIELDS | DIFFUSION_FIELDS | SIZE_FIELDS
+    request_model = TextRequest
+    card = ToolCard(
+        title="Text to image",
+        makes="Pictures from a description, several at once.",
+        example="a watercolor fox in a flower crown",
+        ideas=(
+            "a watercolor fox in a flower crown",
+            "vintage botanical print of ferns",
+            "a cozy cabin in the snow, storybook style",
+            "a kawaii cupcake with sprinkles",
+        ),
+        order=3,
+    )
     needs_prompt = True
 
-    def defaults(
-        self, request: GenerateRequest, image: Image.Image | None, options: EngineOptions
-    ) -> dict[str, object]:
-        return size_defaults(request, options)
+    def defaults(self, request: TextRequest, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
+        return size_defaults(options)
 
-    def batch_key(self, item: ToolInput) -> tuple[object, ...]:
+    def batch_key(self, item: ToolInput[TextRequest]) -> tuple[object, ...]:
         return ("text", *txt2img_batch_key(item.request))
 
-    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+    def run(self, ctx: RunContext, items: list[ToolInput[TextRequest]]) -> list[ToolResult]:
         assert ctx.model is not None
         grouped = txt2img(ctx.model.txt2img, items, progress=ctx.progress)
         results: list[ToolResult] = []
@@ -57,7 +56,5 @@ class TextTool(Tool):
                 )
                 for index, image in enumerate(images)
             ]
-            results.append(
-                ToolResult(tool="text", model=ctx.model_name, seed=item.seed, outputs=outputs)
-            )
+            results.append(ToolResult(tool="text", model=ctx.model_name, seed=item.seed, outputs=outputs))
         return results

@@ -7,26 +7,21 @@ pattern the tiles wrap around the edges, so the result is still seamless.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import numpy as np
 import torch
 from PIL import Image
+from pydantic import Field
 
-from craftgen.engine.base import (
-    COMMON_FIELDS,
-    DIFFUSION_FIELDS,
-    RunContext,
-    Tool,
-    ToolInput,
-    ToolResult,
-    png_output,
-)
+from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolResult, png_output
 from craftgen.engine.diffusion import step_callback
+from craftgen.engine.img2img import check_strength, denoising_steps
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
-from craftgen.engine.tools.variations import check_strength, denoising_steps
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.tiling import accumulate_tile, feather_weights, read_tile, resize_wrapped, tile_boxes
-from craftgen.schemas import GenerateRequest
+from craftgen.schemas import DiffusionRequest, InputImage, Studio
 
 TILE_BATCH = 2  # tiles per diffusion call: fixed, so memory does not grow with the image
 
@@ -37,14 +32,42 @@ def _seamless_from_metadata(image: Image.Image | None, axis: str) -> bool:
     return bool(params.get("tool") == "pattern" and params.get(f"seamless_{axis}", False))
 
 
-class UpscaleTool(Tool):
+class UpscaleRequest(InputImage, DiffusionRequest):
+    """A bigger, sharper copy of an upload; a seamless pattern stays seamless."""
+
+    tool: Literal["upscale"] = "upscale"
+    scale: Annotated[
+        Literal[2, 4],
+        Field(description="how many times bigger, per side"),
+        Studio("Make it", labels=((2, "2× bigger"), (4, "4× bigger")), order=10),
+    ] = 2
+    strength: Annotated[
+        float | None,
+        Field(description="how much detail the diffusion pass adds, in [0, 1]; 0: a plain resize"),
+        Studio("Extra detail", choices=((None, "A little (recommended)"), (0, "None: just resize"), (0.5, "More")), order=20),
+    ] = None
+    seamless_x: Annotated[
+        bool | None, Field(description="wrap around left to right; left out: as the pattern it was made with")
+    ] = None
+    seamless_y: Annotated[
+        bool | None, Field(description="wrap around top to bottom; left out: as the pattern it was made with")
+    ] = None
+
+
+class UpscaleTool(Tool[UpscaleRequest]):
     name = "upscale"
-    fields = COMMON_FIELDS | DIFFUSION_FIELDS | {"image", "scale", "strength", "seamless_x", "seamless_y"}
-    needs_image = True
+    request_model = UpscaleRequest
+    card = ToolCard(
+        title="Upscale",
+        makes="A bigger, sharper copy for printing; a seamless pattern stays seamless.",
+        example="a 512 px tile made 2048 px for fabric",
+        ideas=("sharp, detailed", "soft watercolor texture"),
+        order=7,
+    )
     max_images = 1
 
     def defaults(
-        self, request: GenerateRequest, image: Image.Image | None, options: EngineOptions
+        self, request: UpscaleRequest, image: Image.Image | None, options: EngineOptions
     ) -> dict[str, object]:
         return {
             "strength": options.upscale_strength,
@@ -52,7 +75,7 @@ class UpscaleTool(Tool):
             "seamless_y": _seamless_from_metadata(image, "y"),
         }
 
-    def validate(self, item: ToolInput, limits: Limits) -> None:
+    def validate(self, item: ToolInput[UpscaleRequest], limits: Limits) -> None:
         assert item.image is not None
         scale = item.request.scale
         width, height = item.image.width * scale, item.image.height * scale
@@ -68,10 +91,10 @@ class UpscaleTool(Tool):
         if item.request.strength != 0:
             check_strength(item)
 
-    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+    def run(self, ctx: RunContext, items: list[ToolInput[UpscaleRequest]]) -> list[ToolResult]:
         return [self._upscale(ctx, item) for item in items]
 
-    def _upscale(self, ctx: RunContext, item: ToolInput) -> ToolResult:
+    def _upscale(self, ctx: RunContext, item: ToolInput[UpscaleRequest]) -> ToolResult:
         assert ctx.model is not None and item.image is not None
         request = item.request
         wrap_x, wrap_y = bool(request.seamless_x), bool(request.seamless_y)
@@ -107,7 +130,7 @@ class UpscaleTool(Tool):
     def _refine(
         self,
         ctx: RunContext,
-        item: ToolInput,
+        item: ToolInput[UpscaleRequest],
         rgb: np.ndarray,
         *,
         boxes: list[tuple[int, int]],

@@ -2,61 +2,50 @@
 
 from __future__ import annotations
 
-from PIL import Image
+from typing import Annotated, Literal
 
-from craftgen.engine.base import (
-    COMMON_FIELDS,
-    DIFFUSION_FIELDS,
-    RunContext,
-    Tool,
-    ToolInput,
-    ToolResult,
-    png_output,
-)
+from PIL import Image
+from pydantic import Field
+
+from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolResult, png_output
 from craftgen.engine.diffusion import expand_prompts, generators_for, split_per_item, step_callback
+from craftgen.engine.img2img import check_strength, denoising_steps, working_size
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.errors import InvalidRequest
-from craftgen.schemas import GenerateRequest
+from craftgen.schemas import Count, DiffusionRequest, InputImage, Studio
 
 DEFAULT_STRENGTH = 0.6
 
 
-def working_size(width: int, height: int, *, max_side: int) -> tuple[int, int]:
-    """The size diffusion runs at: within max_side, multiples of 8, aspect kept."""
-    scale = min(1.0, max_side / max(width, height))
-    return max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
+class VariationsRequest(Count, InputImage, DiffusionRequest):
+    """New takes on an upload, each the size of the input."""
+
+    tool: Literal["variations"] = "variations"
+    strength: Annotated[
+        float | None,
+        Field(description=f"how much to change, in (0, 1]; left out: {DEFAULT_STRENGTH}"),
+        Studio("How much to change", choices=((0.3, "A little"), (0.6, "Some"), (0.9, "A lot")), order=10),
+    ] = None
 
 
-def denoising_steps(steps: int, strength: float) -> int:
-    """The steps img2img actually runs (diffusers skips the first (1 - strength) of them)."""
-    return min(int(steps * strength), steps)
-
-
-def check_strength(item: ToolInput) -> None:
-    request = item.request
-    assert request.strength is not None and request.steps is not None
-    if not 0 < request.strength <= 1:
-        raise InvalidRequest(f"strength must be in (0, 1], got {request.strength}", field="strength")
-    if denoising_steps(request.steps, request.strength) < 1:
-        raise InvalidRequest(
-            f"strength {request.strength} with {request.steps} steps runs no denoising step; "
-            "raise steps or strength",
-            field="strength",
-        )
-
-
-class VariationsTool(Tool):
+class VariationsTool(Tool[VariationsRequest]):
     name = "variations"
-    fields = COMMON_FIELDS | DIFFUSION_FIELDS | {"image", "num_images", "strength"}
-    needs_image = True
+    request_model = VariationsRequest
+    card = ToolCard(
+        title="Variations",
+        makes="New takes on your own picture, the same size as it.",
+        example="a pencil sketch, redone as watercolor",
+        ideas=("in watercolor", "as a linocut print", "in pastel colors", "as a pencil drawing"),
+        order=5,
+    )
 
     def defaults(
-        self, request: GenerateRequest, image: Image.Image | None, options: EngineOptions
+        self, request: VariationsRequest, image: Image.Image | None, options: EngineOptions
     ) -> dict[str, object]:
         return {"strength": DEFAULT_STRENGTH}
 
-    def validate(self, item: ToolInput, limits: Limits) -> None:
+    def validate(self, item: ToolInput[VariationsRequest], limits: Limits) -> None:
         check_strength(item)
         assert item.image is not None
         if min(item.image.size) < limits.min_side:
@@ -66,7 +55,7 @@ class VariationsTool(Tool):
                 field="image",
             )
 
-    def batch_key(self, item: ToolInput) -> tuple[object, ...]:
+    def batch_key(self, item: ToolInput[VariationsRequest]) -> tuple[object, ...]:
         request = item.request
         assert item.image is not None
         # Equal input sizes give equal working sizes, so their latents stack.
@@ -80,7 +69,7 @@ class VariationsTool(Tool):
             request.quality,
         )
 
-    def run(self, ctx: RunContext, items: list[ToolInput]) -> list[ToolResult]:
+    def run(self, ctx: RunContext, items: list[ToolInput[VariationsRequest]]) -> list[ToolResult]:
         assert ctx.model is not None
         first = items[0].request
         assert first.steps is not None and first.strength is not None
@@ -90,7 +79,7 @@ class VariationsTool(Tool):
             assert item.image is not None
             size = working_size(*item.image.size, max_side=ctx.limits.max_side)
             rgb = item.image.convert("RGB")
-            inputs += [rgb.resize(size, Image.Resampling.LANCZOS) if rgb.size != size else rgb] * item.request.num_images
+            inputs += [rgb.resize(size, Image.Resampling.LANCZOS) if rgb.size != size else rgb] * item.num_images
         # 2. One img2img call for every image of every request.
         prompts, negatives = expand_prompts(items)
         total = denoising_steps(first.steps, first.strength)
