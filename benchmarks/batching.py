@@ -40,8 +40,9 @@ from craftgen.db.tables import Job, User
 from craftgen.engine.preview import Preview, PreviewProgress
 from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.worker import Worker
+from craftgen.processes import build_worker
 from craftgen.runtime import Runtime, build_runtime
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 from bench_table import Row, print_rows, ratio
 
@@ -56,10 +57,7 @@ def _runtime(folder: Path, name: str) -> Runtime:
 
 
 def _worker(runtime: Runtime, name: str, options: WorkerOptions) -> Worker:
-    return Worker(
-        name=name, sessions=runtime.sessions, queue=runtime.queue, store=runtime.store, engine=runtime.engine,
-        options=options,
-    )
+    return build_worker(runtime, name=name, options=options)
 
 
 def _wait_all(runtime: Runtime, jobs: list[tuple[User, str]], *, timeout: float = 900) -> None:
@@ -86,7 +84,7 @@ def stream_seconds(
     started = time.perf_counter()
     for index in range(jobs):
         user = users[index % len(users)]
-        request = GenerateRequest(tool="text", prompt=f"a cat, number {index}", seed=index, width=size, height=size, steps=steps)
+        request = parse_request(dict(tool="text", prompt=f"a cat, number {index}", seed=index, width=size, height=size, steps=steps))
         submitted.append((user, runtime.jobs.submit(user, request).id))
         time.sleep(gap)
     _wait_all(runtime, submitted)
@@ -177,7 +175,7 @@ def bench_previews(folder: Path, *, size: int, steps: int, repeats: int) -> dict
         if index == 1:  # count only the measured runs
             render["seconds"], encode.seconds, encode.count = 0.0, 0.0, 0
         for previews in (True, False) if index % 2 else (False, True):
-            request = GenerateRequest(tool="text", prompt="a quilt of owls", seed=index, width=size, height=size, steps=steps)
+            request = parse_request(dict(tool="text", prompt="a quilt of owls", seed=index, width=size, height=size, steps=steps))
             job_id = runtime.jobs.submit(user, request).id
             worker = _worker(runtime, "preview-bench", replace(base, previews=previews))
             started = time.perf_counter()

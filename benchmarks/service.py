@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -37,9 +36,9 @@ from craftgen.accounts import create_user
 from craftgen.config import Settings
 from craftgen.engine.base import OutputFile, ToolInput, ToolResult
 from craftgen.engine.engine import Engine
-from craftgen.jobs.worker import Worker
+from craftgen.processes import build_worker
 from craftgen.runtime import build_runtime
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import parse_request
 
 from bench_table import Row, print_rows, ratio
 
@@ -105,11 +104,11 @@ def bench_overhead(*, jobs: int, folder: Path) -> tuple[float, float]:
             process.wait(timeout=60)
         log.close()
     engine = Engine(options=Settings().engine_options(), limits=Settings().limits())
-    engine.run(GenerateRequest(**JOB))
+    engine.run(parse_request(JOB))
     local_times = []
     for index in range(jobs):
         started = time.perf_counter()
-        engine.run(GenerateRequest(**{**JOB, "seed": index + 1}))
+        engine.run(parse_request(dict(**{**JOB, "seed": index + 1})))
         local_times.append(time.perf_counter() - started)
     return statistics.median(service_times), statistics.median(local_times)
 
@@ -138,8 +137,7 @@ def bench_throughput(*, jobs: int, workers: int, clients: int, folder: Path) -> 
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     pool = [
-        Worker(name=f"stub-{n}", sessions=runtime.sessions, queue=runtime.queue, store=runtime.store,
-               engine=runtime.engine, options=replace(settings.worker_options()))
+        build_worker(runtime, name=f"stub-{n}")
         for n in range(workers)
     ]
     threads = [threading.Thread(target=w.run_forever, daemon=True) for w in pool]

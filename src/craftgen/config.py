@@ -1,21 +1,22 @@
 """The one Settings object, read from CRAFTGEN_* variables at entry points only (CLI, API, worker).
 
-Everything below the entry points receives the values it needs as arguments; `Settings.limits()`
-and `Settings.engine_options()` build the small frozen objects the engine takes.
+Everything below the entry points receives the values it needs as arguments; `Settings.limits()`,
+`Settings.engine_options()` and the like build the small frozen objects the layers below take.
+A default those objects know is written there once and read here (tests/test_config.py keeps
+the two from drifting).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from craftgen.engine.limits import Limits
-from craftgen.engine.options import AttentionChoice, DtypeChoice, EngineOptions
+from craftgen.engine.options import AttentionChoice, DeviceChoice, DtypeChoice, EngineOptions
 from craftgen.gallery.options import GalleryOptions
-from craftgen.jobs.options import WorkerOptions
+from craftgen.jobs.options import JobPolicy, WorkerOptions
 from craftgen.signin_policy import SignInPolicy
 
 
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     queue_url: str = ""  # default: the database (SQLite lease table)
     storage_url: str = ""  # default: file://<data_dir>/files
     s3_endpoint_url: str = ""  # S3-compatible stores (MinIO); empty: boto3's own (AWS_ENDPOINT_URL_S3)
+    sqs_endpoint_url: str = ""  # an SQS endpoint (a local stand-in); empty: boto3's own (AWS_ENDPOINT_URL_SQS)
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -39,75 +41,79 @@ class Settings(BaseSettings):
     session_max_age: int = Field(default=30 * 24 * 3600, gt=0)  # seconds a studio sign-in lasts
 
     # Jobs and workers.
-    batch_size: int = Field(default=4, ge=1)  # jobs per diffusion call, at most
+    batch_size: int = Field(default=WorkerOptions.batch_size, ge=1)  # jobs per diffusion call, at most
     # Images per diffusion call (each job's num_images counted): what fits the GPU's memory.
-    batch_max_images: int = Field(default=8, ge=1)
+    batch_max_images: int = Field(default=WorkerOptions.batch_max_images, ge=1)
     # How long a worker holding a part-full batch waits for more jobs with its batch key; far
     # shorter than a lease, so jobs claimed first need no renewal while it waits.
-    batch_wait_ms: float = Field(default=20.0, ge=0, le=1000)
-    lease_seconds: float = Field(default=60.0, gt=0)
-    max_attempts: int = Field(default=3, ge=1)
-    poll_interval: float = Field(default=0.5, gt=0)
-    progress_interval: float = Field(default=0.5, ge=0)
-    previews: bool = True  # progress carries a small picture of the current latents
-    preview_interval: float = Field(default=1.0, ge=0)  # at most one preview per this many seconds
-    preview_size: int = Field(default=128, ge=16, le=512)  # a preview's longest side, in pixels
-    retry_delay: float = Field(default=2.0, ge=0)
-    free_active_jobs: int = Field(default=1, ge=1)
-    worker_stall_seconds: float = Field(default=600.0, gt=0)  # no step for this long: hung, leases lapse
-    worker_alive_file: str = ""  # touched while the worker is healthy (a liveness probe reads its age)
-    dead_letter_interval: float = Field(default=30.0, gt=0)  # seconds between sweeps of the dead letters
+    batch_wait_ms: float = Field(default=WorkerOptions.batch_wait * 1000, ge=0, le=1000)  # WorkerOptions: seconds
+    lease_seconds: float = Field(default=WorkerOptions.lease_seconds, gt=0)
+    max_attempts: int = Field(default=WorkerOptions.max_attempts, ge=1)
+    poll_interval: float = Field(default=WorkerOptions.poll_interval, gt=0)
+    progress_interval: float = Field(default=WorkerOptions.progress_interval, ge=0)
+    previews: bool = WorkerOptions.previews  # progress carries a small picture of the current latents
+    preview_interval: float = Field(default=WorkerOptions.preview_interval, ge=0)  # at most one per this many s
+    preview_size: int = Field(default=WorkerOptions.preview_size, ge=16, le=512)  # longest side, in pixels
+    retry_delay: float = Field(default=WorkerOptions.retry_delay, ge=0)
+    free_active_jobs: int = Field(default=JobPolicy.free_active_jobs, ge=1)
+    # No step for this long: hung, its leases lapse.
+    worker_stall_seconds: float = Field(default=WorkerOptions.stall_seconds, gt=0)
+    worker_alive_file: str = WorkerOptions.alive_file  # touched while healthy (a liveness probe reads its age)
+    # Seconds between sweeps of the dead letters.
+    dead_letter_interval: float = Field(default=WorkerOptions.dead_letter_interval, gt=0)
 
     # Accounts, credits and the community gallery.
     min_password_length: int = Field(default=10, ge=8)
-    signin_max_failures: int = Field(default=5, ge=1)  # wrong passwords in a row that pause sign-in
-    signin_lockout_seconds: float = Field(default=300.0, ge=0)  # how long that pause lasts
-    pro_monthly_credits: int = Field(default=200, ge=0)  # one credit per image a job asks for
+    # Wrong passwords in a row that pause sign-in, and how long that pause lasts.
+    signin_max_failures: int = Field(default=SignInPolicy.max_failures, ge=1)
+    signin_lockout_seconds: float = Field(default=SignInPolicy.lockout_seconds, ge=0)
+    pro_monthly_credits: int = Field(default=JobPolicy.pro_monthly_credits, ge=0)  # one credit per image asked for
     thumbnail_size: int = Field(default=384, ge=64, le=1024)  # longest side of /v1/images/{id}/thumb
-    gallery_licence: str = "CC BY 4.0"  # the terms every published image is shared under
-    gallery_page_size: int = Field(default=24, ge=1)  # items per gallery page when none is asked
-    gallery_max_page_size: int = Field(default=100, ge=1)
-    report_hide_threshold: int = Field(default=3, ge=1)  # distinct reporters that hide an image
+    gallery_licence: str = GalleryOptions.licence  # the terms every published image is shared under
+    gallery_page_size: int = Field(default=GalleryOptions.page_size, ge=1)  # items per page when none is asked
+    gallery_max_page_size: int = Field(default=GalleryOptions.max_page_size, ge=1)
+    report_hide_threshold: int = Field(default=GalleryOptions.report_hide_threshold, ge=1)  # reporters that hide
     sse_interval: float = Field(default=0.25, gt=0)  # how often an event stream looks for changes
-    model: str = "tiny"
-    model_registry: Path | None = None  # a YAML file naming models, inpaint variants and LoRAs
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    allow_downloads: bool = False  # Hub ids load from the local cache only unless this is on
-    max_loaded_models: int = Field(default=2, ge=1)
-    model_memory_mb: int = Field(default=0, ge=0)  # weights kept loaded, least recent dropped; 0: count only
+    model: str = EngineOptions.default_model
+    model_registry: Path | None = EngineOptions.registry_path  # a YAML file naming models, inpaint variants, LoRAs
+    device: DeviceChoice = EngineOptions.device
+    allow_downloads: bool = EngineOptions.allow_downloads  # Hub ids load from the local cache only unless on
+    max_loaded_models: int = Field(default=EngineOptions.max_loaded_models, ge=1)
+    # Weights kept loaded, least recent dropped; 0: count only.
+    model_memory_mb: int = Field(default=EngineOptions.model_memory_mb, ge=0)
     # Cheaper numbers, each measured in benchmarks/precision.py. The defaults match a plain
     # diffusers call on the CPU (fp32); bfloat16 is much faster on CPUs with AVX512-BF16/AMX.
-    dtype: DtypeChoice = "auto"  # auto: fp16 on CUDA, else fp32
-    channels_last: bool = False
-    attention: AttentionChoice = "sdpa"  # sdpa: diffusers' default attention kernel
-    compile: bool = False  # torch.compile the UNet (slow first call)
+    dtype: DtypeChoice = EngineOptions.dtype  # auto: fp16 on CUDA, else fp32
+    channels_last: bool = EngineOptions.channels_last
+    attention: AttentionChoice = EngineOptions.attention  # sdpa: diffusers' default attention kernel
+    compile: bool = EngineOptions.compile  # torch.compile the UNet (slow first call)
 
     # Request limits (see engine/limits.py for what each bounds).
-    min_side: int = 64
-    max_side: int = 1536
-    max_num_images: int = 8
-    max_steps: int = 100
-    max_guidance: float = 30.0
-    max_prompt_tokens: int = 77
-    max_upload_bytes: int = 20 * 1024 * 1024
-    max_upload_pixels: int = 4096 * 4096
-    max_expand: int = 1024
-    max_canvas_side: int = 3072
-    max_upscale_pixels: int = 4096 * 4096
-    max_svg_nodes: int = 20000
-    min_speck_area: int = 16
+    min_side: int = Limits.min_side
+    max_side: int = Limits.max_side
+    max_num_images: int = Limits.max_num_images
+    max_steps: int = Limits.max_steps
+    max_guidance: float = Limits.max_guidance
+    max_prompt_tokens: int = Limits.max_prompt_tokens
+    max_upload_bytes: int = Limits.max_upload_bytes
+    max_upload_pixels: int = Limits.max_upload_pixels
+    max_expand: int = Limits.max_expand
+    max_canvas_side: int = Limits.max_canvas_side
+    max_upscale_pixels: int = Limits.max_upscale_pixels
+    max_svg_nodes: int = Limits.max_svg_nodes
+    min_speck_area: int = EngineOptions.min_speck_area
 
-    # Output and processing knobs.
-    dpi: int = 300
-    default_size: int = 512
-    default_steps: int = 25
-    default_guidance: float = 7.5
-    outpaint_context: int = 64
-    outpaint_blend: int = 8
-    upscale_tile: int = 512
-    upscale_overlap: int = 64
-    upscale_strength: float = 0.25
-    deepcache_interval: int = Field(default=3, ge=1)
+    # Output and processing knobs (see engine/options.py).
+    dpi: int = EngineOptions.dpi
+    default_size: int = EngineOptions.default_size
+    default_steps: int = EngineOptions.default_steps
+    default_guidance: float = EngineOptions.default_guidance
+    outpaint_context: int = EngineOptions.outpaint_context
+    outpaint_blend: int = EngineOptions.outpaint_blend
+    upscale_tile: int = EngineOptions.upscale_tile
+    upscale_overlap: int = EngineOptions.upscale_overlap
+    upscale_strength: float = EngineOptions.upscale_strength
+    deepcache_interval: int = Field(default=EngineOptions.deepcache_interval, ge=1)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'craftgen.db').resolve()}"
@@ -132,6 +138,9 @@ class Settings(BaseSettings):
             alive_file=self.worker_alive_file,
             dead_letter_interval=self.dead_letter_interval,
         )
+
+    def job_policy(self) -> JobPolicy:
+        return JobPolicy(free_active_jobs=self.free_active_jobs, pro_monthly_credits=self.pro_monthly_credits)
 
     def signin_policy(self) -> SignInPolicy:
         return SignInPolicy(max_failures=self.signin_max_failures, lockout_seconds=self.signin_lockout_seconds)

@@ -1,4 +1,5 @@
-"""Worker processes: the `craftgen worker` main loop with its signals, and `serve`'s children."""
+"""Worker processes (an entry point): `build_worker`, the `craftgen worker` main loop with its
+signals, and `serve`'s children."""
 
 from __future__ import annotations
 
@@ -11,27 +12,30 @@ import sys
 from types import FrameType
 
 from craftgen.config import Settings
+from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.worker import Worker
-
-log = logging.getLogger("craftgen.worker")
+from craftgen.runtime import Runtime, build_runtime
 
 STOP_TIMEOUT = 120.0  # seconds serve waits for a worker to finish its batch
 
 
-def run_worker_process(settings: Settings, *, name: str | None = None) -> None:
-    """Run one worker until SIGTERM/SIGINT: the first finishes the batch, a second hands it back."""
-    from craftgen.runtime import build_runtime
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    runtime = build_runtime(settings)
-    worker = Worker(
+def build_worker(runtime: Runtime, *, name: str | None = None, options: WorkerOptions | None = None) -> Worker:
+    """A worker on `runtime`'s database, queue, store and engine, with its settings' options
+    (or `options`) and the standard middleware; named `host-pid` unless `name` says."""
+    return Worker(
         name=name or f"{socket.gethostname()}-{os.getpid()}",
         sessions=runtime.sessions,
         queue=runtime.queue,
         store=runtime.store,
         engine=runtime.engine,
-        options=settings.worker_options(),
+        options=options or runtime.settings.worker_options(),
     )
+
+
+def run_worker_process(settings: Settings, *, name: str | None = None) -> None:
+    """Run one worker until SIGTERM/SIGINT: the first finishes the batch, a second hands it back."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    worker = build_worker(build_runtime(settings), name=name)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if worker.stop.is_set():
@@ -46,7 +50,7 @@ def run_worker_process(settings: Settings, *, name: str | None = None) -> None:
 def _die_with_parent() -> None:
     """In the child: get SIGTERM if the parent dies, even by SIGKILL (Linux), so no worker is orphaned."""
     if sys.platform.startswith("linux"):
-        import ctypes
+        import ctypes  # noqa: PLC0415 - Linux only
 
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)

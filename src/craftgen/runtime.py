@@ -15,9 +15,11 @@ from craftgen.config import Settings
 from craftgen.db.migrate import migrate
 from craftgen.db.session import make_engine, make_sessions
 from craftgen.engine.engine import Engine
-from craftgen.jobs.queue import JobQueue, open_queue
-from craftgen.jobs.service import JobPolicy, JobService
-from craftgen.storage.store import BlobStore, open_store
+from craftgen.jobs.backends import open_queue
+from craftgen.jobs.queue import JobQueue
+from craftgen.jobs.service import JobService
+from craftgen.storage.backends import open_store
+from craftgen.storage.store import BlobStore
 
 
 @dataclass
@@ -37,18 +39,14 @@ def build_runtime(settings: Settings, *, run_migrations: bool = True) -> Runtime
     if run_migrations:
         migrate(db)
     sessions = make_sessions(db)
-    queue = open_queue(settings.queue_url, database_url=settings.resolved_database_url())
+    queue = open_queue(
+        settings.queue_url,
+        database_url=settings.resolved_database_url(),
+        sqs_endpoint_url=settings.sqs_endpoint_url or None,
+    )
     store = open_store(settings.resolved_storage_url(), s3_endpoint_url=settings.s3_endpoint_url or None)
     engine = Engine(options=settings.engine_options(), limits=settings.limits())
-    jobs = JobService(
-        sessions=sessions,
-        queue=queue,
-        store=store,
-        engine=engine,
-        policy=JobPolicy(
-            free_active_jobs=settings.free_active_jobs, pro_monthly_credits=settings.pro_monthly_credits
-        ),
-    )
+    jobs = JobService(sessions=sessions, queue=queue, store=store, engine=engine, policy=settings.job_policy())
     return Runtime(
         settings=settings, db=db, sessions=sessions, queue=queue, store=store, engine=engine, jobs=jobs
     )

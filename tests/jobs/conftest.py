@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from craftgen.accounts import create_user
 from craftgen.config import Settings
 from craftgen.db.tables import User
 from craftgen.jobs.worker import Worker
+from craftgen.processes import build_worker
 from craftgen.runtime import Runtime, build_runtime
 from tests.pg import fresh_postgres_database
 
@@ -49,13 +51,5 @@ def free(runtime: Runtime) -> User:
 
 
 def make_worker(runtime: Runtime, name: str = "w1", **options: object) -> Worker:
-    from dataclasses import replace
-
-    return Worker(
-        name=name,
-        sessions=runtime.sessions,
-        queue=runtime.queue,
-        store=runtime.store,
-        engine=runtime.engine,
-        options=replace(runtime.settings.worker_options(), **options),
-    )
+    """The worker `craftgen worker` would build, with some options changed."""
+    return build_worker(runtime, name=name, options=replace(runtime.settings.worker_options(), **options))

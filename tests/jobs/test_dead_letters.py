@@ -11,6 +11,7 @@ from craftgen.accounts import create_user
 from craftgen.config import Settings
 from craftgen.db.tables import User
 from craftgen.jobs import states
+from craftgen.jobs.middleware import DeadLetterSweep
 from craftgen.jobs.queue_redis import RedisQueue
 from craftgen.runtime import build_runtime
 from craftgen.schemas import GenerateRequest
@@ -43,15 +44,15 @@ def test_a_dead_lettered_job_is_failed_and_refunded(tmp_path: Path) -> None:
         assert queue.claim(worker="w", max_items=1, lease_seconds=30) == []
         assert runtime.jobs.get(user.id, job_id).status == states.QUEUED, "stuck, until a worker settles it"
         # 2. A worker's sweep fails it with a reason, gives the credits back, and empties the dead letters.
-        worker = make_worker(runtime)
-        assert worker.settle_dead_letters() == 1
+        (sweep,) = [m for m in make_worker(runtime).middleware if isinstance(m, DeadLetterSweep)]
+        assert sweep.settle() == 1
         view = runtime.jobs.get(user.id, job_id)
         assert view.status == states.FAILED and view.error is not None
         assert view.error["code"] == "gave_up" and "delivered 2 times" in view.error["message"]
         with runtime.sessions() as session:
             assert session.scalar(select(User.credits).where(User.id == user.id)) == charged + 2
         assert queue.take_dead(max_items=10) == []
-        assert worker.settle_dead_letters() == 0
+        assert sweep.settle() == 0
     finally:
         for key in queue.client.scan_iter(f"{prefix}:*"):
             queue.client.delete(key)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, JobQueue, open_queue
+from craftgen.jobs.backends import open_queue
+from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, JobQueue
 from craftgen.jobs.queue_redis import RedisQueue
 from craftgen.jobs.queue_sqs import SqsQueue
 from tests.conftest import REDIS_URL, require_service

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, open_queue
+from craftgen.jobs.backends import open_queue
+from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO
 from craftgen.jobs.queue_redis import GROUP, RedisQueue
 from tests.conftest import REDIS_URL, require_service
 

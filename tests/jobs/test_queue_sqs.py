@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, open_queue
+from craftgen.config import Settings
+from craftgen.jobs.backends import open_queue
+from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO
 from craftgen.jobs.queue_sqs import SqsQueue
 
 
@@ -67,6 +69,23 @@ def test_aws_endpoint_url_sqs_is_honoured(monkeypatch: pytest.MonkeyPatch, moto_
         (delivery,) = queue.claim(worker="w", max_items=1, lease_seconds=30)
         queue.ack(delivery)
         assert queue.depth().visible == {} and queue.depth().in_flight == {}
+    finally:
+        queue.close()
+
+
+def test_the_runtime_passes_craftgen_sqs_endpoint_url_down(
+    monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, name: str
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("CRAFTGEN_SQS_ENDPOINT_URL", moto_endpoint)
+    settings = Settings()  # read at the entry point, passed down as runtime.py does
+    queue = open_queue(
+        f"sqs://{name}?region=us-east-1&wait=0", database_url="", sqs_endpoint_url=settings.sqs_endpoint_url or None
+    )
+    try:
+        assert isinstance(queue, SqsQueue)
+        assert queue.client.meta.endpoint_url == moto_endpoint
     finally:
         queue.close()
 

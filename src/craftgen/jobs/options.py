@@ -1,4 +1,4 @@
-"""How a worker claims and reports, as one frozen value built from Settings."""
+"""How a worker claims and reports, and what the job service allows: frozen values built from Settings."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ class WorkerOptions:
     stall_seconds: float = 600.0
     alive_file: str = ""  # touched while healthy, for a liveness probe (deploy/k8s/worker.yaml)
     dead_letter_interval: float = 30.0  # how often an idle worker marks dead-lettered jobs failed
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """What the job service allows a user."""
+
+    free_active_jobs: int = 1  # a user's uncharged (free-priority) jobs queued or running at once
+    pro_monthly_credits: int = 200  # a pro user's speed credits each month (one per image)
+    max_request_models: tuple[str, ...] = ()  # models the API may name; empty: the registry's

@@ -81,32 +81,3 @@ class JobQueue(Protocol):
 
     def check(self) -> None:
         """Raise if the queue cannot be used (readiness)."""
-
-
-def open_queue(url: str, *, database_url: str) -> JobQueue:
-    """The backend a URL names; an empty URL means the database itself (SQLite lease table).
-
-    `redis://HOST:PORT/DB[?prefix=craftgen&max_deliveries=10]`: Redis Streams (queue_redis).
-    `sqs://NAME?region=REGION[&endpoint=URL&wait=1&max_deliveries=10]`: Amazon SQS (queue_sqs);
-    without `endpoint`, CRAFTGEN_SQS_ENDPOINT_URL, else wherever boto3 points
-    (AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, AWS itself). Either checks its server here, so a
-    queue that cannot be reached stops the process at start.
-    """
-    target = url or database_url
-    if target.startswith("sqlite"):
-        from craftgen.jobs.queue_sqlite import SqliteQueue
-
-        return SqliteQueue(target)
-    if target.startswith(("redis://", "rediss://")):
-        from craftgen.jobs import queue_redis
-
-        return queue_redis.from_url(target)
-    if target.startswith("sqs://"):
-        import os
-
-        from craftgen.jobs import queue_sqs
-
-        return queue_sqs.from_url(target, endpoint_url=os.environ.get("CRAFTGEN_SQS_ENDPOINT_URL") or None)
-    raise ValueError(
-        f"unsupported queue URL {target!r} (expected sqlite:///..., redis://HOST:PORT/DB or sqs://NAME?region=...)"
-    )

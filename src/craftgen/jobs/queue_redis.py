@@ -8,14 +8,16 @@ delivery time set to `now + lease - HORIZON`; renewing sets it again, releasing 
 XAUTOCLAIM with one min-idle-time, this gives each entry its own lease (a renewal, a release
 delay) and survives a restart exactly, as the PEL is persisted with its delivery times.
 New entries are read into the PEL (XREADGROUP `>`) only once a claim has seen every visible one.
-Each operation is one Lua script, so a claim (find the batch key, take the matching entries,
-leave the others untouched) is atomic with respect to other workers, and all state lives in
-Redis: any number of worker processes share it, and a client reconnects and carries on.
+Each operation is one Lua script (redis_lua/*.lua), so a claim (find the batch key, take the
+matching entries, leave the others untouched) is atomic with respect to other workers, and all
+state lives in Redis: any number of worker processes share it, and a client reconnects and
+carries on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,168 +34,22 @@ HORIZON_MS = 2**40  # ~35 years: longer than any lease, shorter than the time si
 SCAN_LIMIT = 1000  # visible entries a claim looks at for its batch, per claim
 PULL = 100  # new entries moved into the PEL at a time
 
-# Helpers every script below starts with; times are Redis server time, in ms.
-_PRELUDE = f"local G, READY, H = '{GROUP}', '{READY}', {HORIZON_MS}\n" + """
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function int(n) return string.format('%d', n) end
--- A consumer that holds nothing is deleted, so dead workers' names do not pile up in the group.
-local function forget(stream, consumer)
-  if consumer ~= READY and #redis.call('XPENDING', stream, G, '-', '+', 1, consumer) == 0 then
-    redis.call('XGROUP', 'DELCONSUMER', stream, G, consumer)
-  end
-end
--- Only the current holder (same worker, same handout) may renew, ack or release.
-local function held(stream, counts, id, job_id, count, worker)
-  local p = redis.call('XPENDING', stream, G, id, id, 1)
-  if #p == 0 or p[1][2] ~= worker then return false end
-  return redis.call('HGET', counts, job_id) == count
-end
-"""
 
-# KEYS: stream, ids. ARGV: job_id, batch_key, priority.
-_ENQUEUE = """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
-local id = redis.call('XADD', KEYS[1], '*', 'job_id', ARGV[1], 'batch_key', ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. '/' .. id)
-return 1
-"""
+def _lua(name: str) -> str:
+    return (resources.files("craftgen.jobs") / "redis_lua" / f"{name}.lua").read_text(encoding="utf-8")
 
-# KEYS: ids, counts, dead, then one stream per priority in claim order.
-# ARGV: worker, max_items, lease_ms, max_deliveries, batch key ('' for any), then the priorities
-# in the same order.
-_CLAIM = _PRELUDE + f"local SCAN_LIMIT, PULL = {SCAN_LIMIT}, {PULL}\n" + """
-local ids, counts, dead = KEYS[1], KEYS[2], KEYS[3]
-local worker, max_items, lease, max_deliveries = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local now = now_ms()
-local batch_key, taken, scanned = nil, {}, 0
-if ARGV[5] ~= '' then batch_key = ARGV[5] end
-local function field(flat, name)
-  for i = 1, #flat, 2 do if flat[i] == name then return flat[i + 1] end end
-end
-for s = 4, #KEYS do
-  local stream, priority = KEYS[s], ARGV[s + 2]
-  local cursor, pulled_all = '-', false
-  while #taken < max_items and scanned < SCAN_LIMIT do
-    local page = redis.call('XPENDING', stream, G, 'IDLE', int(H), cursor, '+', PULL)
-    if #page == 0 then
-      -- 1. Visible entries in the PEL are older than new ones: only now pull new ones in, as
-      --    visible entries held by nobody (a pull is not a delivery).
-      if pulled_all then break end
-      local read = redis.call('XREADGROUP', 'GROUP', G, READY, 'COUNT', PULL, 'STREAMS', stream, '>')
-      if not read then break end
-      for _, entry in ipairs(read[1][2]) do
-        redis.call('XCLAIM', stream, G, READY, 0, entry[1], 'TIME', 0, 'JUSTID')
-      end
-      pulled_all = #read[1][2] < PULL
-    end
-    for _, pending in ipairs(page) do
-      local id, owner = pending[1], pending[2]
-      cursor = '(' .. id
-      scanned = scanned + 1
-      local entry = redis.call('XRANGE', stream, id, id)[1]
-      if entry == nil then
-        redis.call('XACK', stream, G, id)  -- deleted behind our back: nothing to hand out
-      else
-        local job_id, key = field(entry[2], 'job_id'), field(entry[2], 'batch_key')
-        if batch_key == nil or key == batch_key then
-          local count = tonumber(redis.call('HGET', counts, job_id) or '0')
-          if count >= max_deliveries then
-            -- 2. Handed out too often (it keeps killing workers): dead-letter it instead.
-            redis.call('XADD', dead, 'MAXLEN', '~', 100000, '*', 'job_id', job_id, 'batch_key', key,
-              'priority', priority, 'deliveries', count, 'reason', 'delivered ' .. count .. ' times')
-            redis.call('XACK', stream, G, id)
-            redis.call('XDEL', stream, id)
-            redis.call('HDEL', ids, job_id)
-            redis.call('HDEL', counts, job_id)
-            forget(stream, owner)
-          else
-            -- 3. The first visible entry sets the batch key (unless one was asked for); lease it
-            --    and its matches.
-            batch_key = key
-            count = redis.call('HINCRBY', counts, job_id, 1)
-            redis.call('XCLAIM', stream, G, worker, 0, id, 'TIME', int(now + lease - H), 'JUSTID')
-            if owner ~= worker then forget(stream, owner) end
-            taken[#taken + 1] = {job_id, id, count, key, priority}
-          end
-        end
-      end
-      if #taken >= max_items or scanned >= SCAN_LIMIT then break end
-    end
-  end
-end
-return taken
-"""
 
-# KEYS: stream, counts. ARGV: id, job_id, count, worker, lease_ms.
-_RENEW = _PRELUDE + """
-if not held(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
-redis.call('XCLAIM', KEYS[1], G, ARGV[4], 0, ARGV[1], 'TIME', int(now_ms() + tonumber(ARGV[5]) - H), 'JUSTID')
-return 1
-"""
+def _constants(**values: str | int) -> str:
+    """One Lua line defining `values`, e.g. `local G, H = 'workers', 1099511627776`."""
+    literals = (f"'{value}'" if isinstance(value, str) else str(value) for value in values.values())
+    return f"local {', '.join(values)} = {', '.join(literals)}\n"
 
-# KEYS: stream, counts, ids. ARGV: id, job_id, count, worker.
-_ACK = _PRELUDE + """
-if not held(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
-redis.call('XACK', KEYS[1], G, ARGV[1])
-redis.call('XDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[2])
-forget(KEYS[1], ARGV[4])
-return 1
-"""
 
-# KEYS: stream, counts. ARGV: id, job_id, count, worker, delay_ms.
-_RELEASE = _PRELUDE + """
-if not held(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
-redis.call('XCLAIM', KEYS[1], G, READY, 0, ARGV[1], 'TIME', int(now_ms() + tonumber(ARGV[5]) - H), 'JUSTID')
-forget(KEYS[1], ARGV[4])
-return 1
-"""
-
-# KEYS: stream, counts, ids. ARGV: job_id, the ids entry ("priority/entry id") read before.
-_REMOVE = _PRELUDE + """
-if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
-local id = string.match(ARGV[2], '/(.*)$')
-local p = redis.call('XPENDING', KEYS[1], G, id, id, 1)
-redis.call('XACK', KEYS[1], G, id)
-redis.call('XDEL', KEYS[1], id)
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-if #p > 0 then forget(KEYS[1], p[1][2]) end
-return 1
-"""
-
-# KEYS: one stream per priority. Returns now, then (visible, in flight, oldest visible id) each.
-_DEPTH = _PRELUDE + """
-local out = {now_ms()}
-for s = 1, #KEYS do
-  local stream = KEYS[s]
-  local summary = redis.call('XPENDING', stream, G)
-  local pending, last_pending = summary[1], summary[3]
-  local visible_pending, oldest, cursor = 0, '', '-'
-  repeat
-    local page = redis.call('XPENDING', stream, G, 'IDLE', int(H), cursor, '+', 1000)
-    if #page > 0 then
-      if oldest == '' then oldest = page[1][1] end
-      cursor = '(' .. page[#page][1]
-    end
-    visible_pending = visible_pending + #page
-  until #page < 1000
-  -- Acked entries are deleted, so whatever the stream holds beyond the PEL is undelivered.
-  local undelivered = math.max(0, redis.call('XLEN', stream) - pending)
-  if oldest == '' and undelivered > 0 then
-    local first = redis.call('XRANGE', stream, last_pending and ('(' .. last_pending) or '-', '+', 'COUNT', 1)
-    if #first > 0 then oldest = first[1][1] end
-  end
-  out[#out + 1] = visible_pending + undelivered
-  out[#out + 1] = pending - visible_pending
-  out[#out + 1] = oldest
-end
-return out
-"""
+def _script(name: str, **constants: str | int) -> str:
+    """redis_lua/NAME.lua after the helpers every script starts with (redis_lua/prelude.lua) and
+    the constants they share, plus any of its own."""
+    shared = _constants(G=GROUP, READY=READY, H=HORIZON_MS) + _lua("prelude")
+    return shared + (_constants(**constants) if constants else "") + _lua(name)
 
 
 class RedisQueue:
@@ -217,13 +73,14 @@ class RedisQueue:
         self.ids_key = f"{prefix}:ids"  # job_id -> "priority/entry id": idempotent enqueue, remove
         self.counts_key = f"{prefix}:deliveries"  # job_id -> handouts so far
         self.dead_key = f"{prefix}:dead"
-        self._enqueue = self.client.register_script(_ENQUEUE)
-        self._claim = self.client.register_script(_CLAIM)
-        self._renew = self.client.register_script(_RENEW)
-        self._ack = self.client.register_script(_ACK)
-        self._release = self.client.register_script(_RELEASE)
-        self._remove = self.client.register_script(_REMOVE)
-        self._depth = self.client.register_script(_DEPTH)
+        # Each operation is one script in redis_lua/ (see there for its KEYS and ARGV).
+        self._enqueue = self.client.register_script(_script("enqueue"))
+        self._claim = self.client.register_script(_script("claim", SCAN_LIMIT=SCAN_LIMIT, PULL=PULL))
+        self._renew = self.client.register_script(_script("renew"))
+        self._ack = self.client.register_script(_script("ack"))
+        self._release = self.client.register_script(_script("release"))
+        self._remove = self.client.register_script(_script("remove"))
+        self._depth = self.client.register_script(_script("depth"))
         self._create_groups()
 
     def _create_groups(self) -> None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,20 +18,15 @@ from craftgen import credits
 from craftgen.db.session import transaction
 from craftgen.db.tables import ImageRow, Job, User, new_id
 from craftgen.engine.engine import Engine
-from craftgen.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded, Unavailable
+from craftgen.errors import InvalidRequest, NotFound, QuotaExceeded, Unavailable
 from craftgen.jobs import states
+from craftgen.jobs.lifecycle import JobLifecycle
+from craftgen.jobs.options import JobPolicy
 from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, JobQueue
 from craftgen.jobs.views import JobView, job_view
-from craftgen.schemas import GenerateRequest
+from craftgen.schemas import ToolRequest
 from craftgen.storage.store import BlobStore
 from craftgen.uploads import load_upload
-
-
-@dataclass(frozen=True)
-class JobPolicy:
-    free_active_jobs: int = 1  # a user's uncharged (free-priority) jobs queued or running at once
-    pro_monthly_credits: int = 200  # a pro user's speed credits each month (one per image)
-    max_request_models: tuple[str, ...] = ()  # models the API may name; empty: the registry's
 
 
 def batch_key_text(key: tuple[object, ...] | None, *, job_id: str) -> str:
@@ -57,21 +51,23 @@ class JobService:
         self.store = store
         self.engine = engine
         self.policy = policy
+        self.lifecycle = JobLifecycle(sessions)
 
     # Submitting -----------------------------------------------------------------------------
 
-    def submit(self, user: User, request: GenerateRequest, *, idempotency_key: str | None = None) -> JobView:
+    def submit(self, user: User, request: ToolRequest, *, idempotency_key: str | None = None) -> JobView:
         # 1. A retried submission returns the job the first one made.
         if idempotency_key:
             existing = self._by_idempotency_key(user.id, idempotency_key)
             if existing is not None:
                 return existing
         # 2. Validate fully: model name, upload, the tool's own checks.
-        self._check_model(request.model)
+        self._check_model(getattr(request, "model", None))
         image = None
-        if request.image is not None:
+        upload_id = getattr(request, "image", None)
+        if upload_id is not None:
             image = load_upload(
-                self.sessions, self.store, user_id=user.id, upload_id=request.image, limits=self.engine.limits
+                self.sessions, self.store, user_id=user.id, upload_id=upload_id, limits=self.engine.limits
             )
         item = self.engine.prepare(request, image)
         job_id = new_id()
@@ -99,7 +95,7 @@ class JobService:
                     session,
                     locked,
                     job_id=job_id,
-                    cost=credits.job_cost(item.request.num_images),
+                    cost=credits.job_cost(item.num_images),
                     allowance=self.policy.pro_monthly_credits,
                     now=time.time(),
                 )
@@ -122,10 +118,7 @@ class JobService:
         try:
             self.queue.enqueue(job_id, priority=priority, batch_key=key)
         except Exception as exc:
-            with transaction(self.sessions) as session:
-                # Its credits come back too (its ledger lines go with the row).
-                credits.refund(session, job_id=job_id, now=time.time())
-                session.execute(delete(Job).where(Job.id == job_id))
+            self.lifecycle.withdraw(job_id)
             raise Unavailable("the job queue is not reachable right now; please retry") from exc
         return self.get(user.id, job_id)
 
@@ -197,17 +190,6 @@ class JobService:
 
     def cancel(self, user_id: str, job_id: str) -> JobView:
         """A queued job never runs; a running one stops at its worker's next progress report."""
-        with transaction(self.sessions) as session:
-            job = session.scalar(select(Job).where(Job.id == job_id, Job.user_id == user_id))
-            if job is None:
-                raise NotFound(f"job {job_id!r} not found")
-            if job.status in states.TERMINAL:
-                raise Conflict(f"job {job_id!r} is already {job.status}")
-            was_queued = job.status == states.QUEUED
-            job.status = states.CANCELED
-            job.finished_at = time.time()
-            if was_queued:  # it used nothing: its credits come back (a running one's GPU time was spent)
-                session.flush()
-                credits.refund(session, job_id=job_id, now=job.finished_at)
+        self.lifecycle.cancel(job_id, user_id=user_id)
         self.queue.remove(job_id)
         return self.get(user_id, job_id)

@@ -1,57 +1,38 @@
 """The worker loop: claim a batch, run it as one engine call, store outputs, finish exactly once.
 
 A batch is every queued job that shares the first one's batch key, whoever sent it, up to a job
-count and an image count (what fits in memory); a part-full batch waits a few milliseconds for
-more to arrive. Progress writes, throttled, carry a small preview of each job's first image.
-
-Delivery is at-least-once under a lease that a heartbeat thread renews. Completion is
-idempotent: outputs are stored under the job id and attempt, and the final state is a
-conditional write (`status = running AND attempts = this attempt`), so a redelivered job
-never yields two results. SIGTERM stops claiming; the batch in hand finishes (a second
-signal hands it back to the queue instead).
+count and an image count (what fits in memory). Delivery is at-least-once under a lease that a
+heartbeat thread renews; every change to a job's row goes through `JobLifecycle`, whose writes
+only land while this attempt still owns the job, so a redelivered job never yields two results.
+Stall detection, the alive file and the dead-letter sweep hang off the loop as middleware.
+SIGTERM stops claiming; the batch in hand finishes (a second signal hands it back instead).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from craftgen import credits
-from craftgen.db.session import transaction
-from craftgen.db.tables import ImageRow, Job
+from craftgen.db.tables import Job
 from craftgen.engine.base import ToolInput, ToolResult
 from craftgen.engine.engine import Engine
 from craftgen.engine.preview import Preview, PreviewProgress, data_url
 from craftgen.errors import Canceled, InvalidRequest, ModelUnavailable, NotFound
-from craftgen.jobs import states
+from craftgen.jobs.lifecycle import Attempt, JobLifecycle, Skipped
+from craftgen.jobs.middleware import Middleware, standard_middleware
 from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.queue import Delivery, JobQueue
-from craftgen.schemas import GenerateRequest
+from craftgen.engine.requests import stored_request
 from craftgen.storage.store import BlobStore
 from craftgen.uploads import load_upload
 
 log = logging.getLogger("craftgen.worker")
-
-
-def fail_job(session: Session, job_id: str, *conditions: ColumnElement[bool], code: str, message: str) -> bool:
-    """The job's final failure, written only where `conditions` still hold (so at most once),
-    with its credits back in the same transaction; whether this call wrote it."""
-    finished = time.time()
-    won = session.execute(
-        update(Job)
-        .where(Job.id == job_id, *conditions)
-        .values(status=states.FAILED, error_code=code, error_message=message, finished_at=finished, preview=None)
-    ).rowcount
-    if won:
-        credits.refund(session, job_id=job_id, now=finished)
-    return bool(won)
 
 
 class Interrupted(Exception):
@@ -63,38 +44,55 @@ class _Running:
     """One claimed job while its batch runs."""
 
     delivery: Delivery
-    job_id: str
-    user_id: str
-    attempt: int
+    attempt: Attempt
     item: ToolInput | None = None
     canceled: bool = False
 
+    @property
+    def job_id(self) -> str:
+        return self.attempt.job_id
 
-@dataclass
+
 class Worker:
-    name: str
-    sessions: sessionmaker[Session]
-    queue: JobQueue
-    store: BlobStore
-    engine: Engine
-    options: WorkerOptions = field(default_factory=WorkerOptions)
-    stop: threading.Event = field(default_factory=threading.Event)  # finish the batch, then exit
-    abort: threading.Event = field(default_factory=threading.Event)  # hand the batch back now
-    last_step: float = field(default_factory=time.monotonic)  # the loop's or the diffusion's latest step
+    """One worker: claims batches and runs them until `stop` (finish the batch) or `abort` (hand
+    it back now) is set."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        sessions: sessionmaker[Session],
+        queue: JobQueue,
+        store: BlobStore,
+        engine: Engine,
+        options: WorkerOptions | None = None,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        self.name = name
+        self.sessions = sessions
+        self.queue = queue
+        self.store = store
+        self.engine = engine
+        self.options = options or WorkerOptions()
+        self.lifecycle = JobLifecycle(sessions)
+        self.middleware: list[Middleware] = (
+            list(middleware)
+            if middleware is not None
+            else standard_middleware(name=name, options=self.options, queue=queue, lifecycle=self.lifecycle)
+        )
+        self.stop = threading.Event()  # finish the batch, then exit
+        self.abort = threading.Event()  # hand the batch back now
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.name)
         failures = 0
-        next_sweep = 0.0
         while not self.stop.is_set():
-            self._stepped()
             try:
-                if time.monotonic() >= next_sweep:
-                    next_sweep = time.monotonic() + self.options.dead_letter_interval
-                    self.settle_dead_letters()
+                for middleware in self.middleware:
+                    middleware.on_loop_turn()
                 claimed = self.run_once()
                 failures = 0
-            except Exception:  # noqa: BLE001 - the database, queue or store is briefly away
+            except Exception:  # the database, queue or store is briefly away
                 # Nothing is lost: leases run out and jobs come back. Back off and carry on.
                 failures += 1
                 log.exception("worker %s: batch loop failed (%d in a row)", self.name, failures)
@@ -178,46 +176,10 @@ class Worker:
             count if isinstance(count := asked.get(d.job_id), int) and count > 0 else 1 for d in deliveries
         ]
 
-    def settle_dead_letters(self, *, max_items: int = 10) -> int:
-        """Mark jobs the queue gave up on (dead-lettered after too many deliveries) failed, with
-        their credits back, so none sits 'queued' forever; returns how many letters were settled."""
-        letters = self.queue.take_dead(max_items=max_items)
-        for letter in letters:
-            with transaction(self.sessions) as session:
-                message = f"the job could not be run ({letter.reason}); please try again"
-                if fail_job(session, letter.job_id, Job.status.in_(states.ACTIVE), code="gave_up", message=message):
-                    log.warning("job %s failed: dead-lettered (%s)", letter.job_id, letter.reason)
-            self.queue.forget_dead(letter)  # only once its row is settled: a crash before loses nothing
-        return len(letters)
-
-    def _stepped(self) -> None:
-        """A sign of life: the loop turned or diffusion took a step."""
-        self.last_step = time.monotonic()
-        self._touch_alive_file()
-
-    def stalled_for(self) -> float:
-        """Seconds since the last step when that is longer than `stall_seconds`, else 0."""
-        quiet = time.monotonic() - self.last_step
-        return quiet if quiet > self.options.stall_seconds else 0.0
-
-    def _touch_alive_file(self) -> None:
-        if self.options.alive_file:
-            try:
-                with open(self.options.alive_file, "a"):
-                    pass
-                os.utime(self.options.alive_file)
-            except OSError:
-                log.exception("cannot touch the alive file %s", self.options.alive_file)
-
     def _heartbeat(self, deliveries: Sequence[Delivery], done: threading.Event) -> None:
         while not done.wait(min(self.options.lease_seconds / 3, self.options.stall_seconds)):
-            # A hung batch (a wedged GPU call, a deadlock) must not hold its jobs forever: once
-            # nothing has stepped for stall_seconds, let the leases lapse so other workers take
-            # them over (this one's late writes are refused by the attempt check).
-            if stalled := self.stalled_for():
-                log.error("worker %s: no step for %.0f s; letting its leases lapse", self.name, stalled)
-                continue
-            self._touch_alive_file()
+            if not all(middleware.on_heartbeat() for middleware in self.middleware):
+                continue  # a hook stopped this beat (a stall): the leases lapse
             try:
                 self.queue.renew(deliveries, lease_seconds=self.options.lease_seconds)
             except Exception:  # a missed beat is retried; the lease has slack for two
@@ -274,45 +236,28 @@ class Worker:
             self._complete(job, result, batch_size=1)
 
     def _start(self, delivery: Delivery) -> _Running | None:
-        with transaction(self.sessions) as session:
-            job = session.scalar(select(Job).where(Job.id == delivery.job_id))
-            if job is None or job.status not in states.ACTIVE:
-                settle = True
-            elif job.attempts >= self.options.max_attempts:
-                # Its earlier runs all died (e.g. killed the worker): give up, don't loop forever.
-                # Runs started are counted on the row, not queue deliveries: a delivery handed
-                # back unstarted (shutdown, batch regrouping) is not an attempt on any backend.
-                job.status = states.FAILED
-                job.error_code = job.error_code or "gave_up"
-                job.error_message = (
-                    f"gave up after {self.options.max_attempts} attempts"
-                    + (f": {job.error_message}" if job.error_message else "")
-                )
-                job.finished_at = time.time()
-                session.flush()
-                credits.refund(session, job_id=job.id, now=job.finished_at)
-                settle = True
-            else:
-                job.status = states.RUNNING
-                job.attempts += 1
-                job.progress = 0.0
-                job.preview = None  # an earlier attempt's picture is not this one's
-                job.started_at = job.started_at or time.time()
-                return _Running(delivery=delivery, job_id=job.id, user_id=job.user_id, attempt=job.attempts)
-        if settle:
+        started = self.lifecycle.start(delivery.job_id, max_attempts=self.options.max_attempts)
+        if started is Skipped.SETTLED:
             self.queue.ack(delivery)
-        return None
+        if isinstance(started, Skipped):
+            return None
+        return _Running(delivery=delivery, attempt=started)
 
     def _prepare(self, job: _Running) -> bool:
         with self.sessions() as session:
             row = session.scalar(select(Job).where(Job.id == job.job_id))
             assert row is not None
-            request = GenerateRequest.model_validate(row.request)
+            request = stored_request(row.request)
         try:
             image = None
-            if request.image is not None:
+            upload_id = getattr(request, "image", None)
+            if upload_id is not None:
                 image = load_upload(
-                    self.sessions, self.store, user_id=job.user_id, upload_id=request.image, limits=self.engine.limits
+                    self.sessions,
+                    self.store,
+                    user_id=job.attempt.user_id,
+                    upload_id=upload_id,
+                    limits=self.engine.limits,
                 )
             job.item = self.engine.prepare(request, image)
         except (InvalidRequest, NotFound) as error:
@@ -326,7 +271,8 @@ class Worker:
 
         def report(done: int, total: int, preview: Preview | None) -> None:
             nonlocal last_write, last_preview
-            self.last_step = time.monotonic()  # cheap: every step; the file is touched by the heartbeat
+            for middleware in self.middleware:
+                middleware.on_step()
             if self.abort.is_set():
                 raise Interrupted()
             now = time.monotonic()
@@ -340,9 +286,11 @@ class Worker:
                 last_preview = now
                 try:
                     urls = [data_url(image, longest=options.preview_size) for image in preview()]
-                except Exception:  # noqa: BLE001 - a preview is a nicety; it never fails a job
+                except Exception:  # a preview is a nicety; it never fails a job
                     log.exception("preview failed; the job carries on without one")
-            self._report(jobs, fraction=done / max(total, 1), previews=urls)
+            lost = self.lifecycle.progress([job.attempt for job in jobs], fraction=done / max(total, 1), previews=urls)
+            for job in jobs:
+                job.canceled = job.canceled or job.job_id in lost
             if all(job.canceled for job in jobs):
                 raise Canceled("every job in the batch was canceled")
 
@@ -352,105 +300,44 @@ class Worker:
         items = [job.item for job in jobs if job.item is not None]
         return self.engine.run_batch(items, progress=PreviewProgress(report) if options.previews else progress)
 
-    def _report(self, jobs: list[_Running], *, fraction: float, previews: Sequence[str | None] = ()) -> None:
-        """Write progress (held below 1 until outputs are stored) and, when given, each job's
-        preview in the same UPDATE; notice jobs no longer ours (canceled, or taken over by
-        another worker after our lease ran out)."""
-        with transaction(self.sessions) as session:
-            for index, job in enumerate(jobs):
-                row = session.execute(
-                    select(Job.status, Job.attempts).where(Job.id == job.job_id)
-                ).first()
-                if row is None or row.status != states.RUNNING or row.attempts != job.attempt:
-                    job.canceled = True
-                    continue
-                values: dict[str, object] = {"progress": min(fraction, 0.99)}
-                if index < len(previews):
-                    values["preview"] = previews[index]
-                session.execute(update(Job).where(Job.id == job.job_id).values(**values))
-
     # Endings --------------------------------------------------------------------------------
 
     def _complete(self, job: _Running, result: ToolResult, *, batch_size: int) -> None:
         # 1. Outputs first, under this attempt's own keys.
-        prefix = f"jobs/{job.job_id}/{job.attempt}/"
+        prefix = f"jobs/{job.job_id}/{job.attempt.number}/"
         for output in result.outputs:
             self.store.put(prefix + output.name, output.data, media_type=output.media_type)
         # 2. The final state, only if this attempt still owns the job.
-        with transaction(self.sessions) as session:
-            won = session.execute(
-                update(Job)
-                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
-                .values(
-                    status=states.SUCCEEDED,
-                    progress=1.0,
-                    preview=None,  # the images replace it
-                    finished_at=time.time(),
-                    batch_size=batch_size,
-                    error_code=None,
-                    error_message=None,
-                    result={"metrics": result.metrics, "warnings": result.warnings, "seed": result.seed},
-                )
-            ).rowcount
-            if won:
-                for position, output in enumerate(result.outputs):
-                    session.add(
-                        ImageRow(
-                            job_id=job.job_id,
-                            user_id=job.user_id,
-                            position=position,
-                            name=output.name,
-                            output_group=output.name.rsplit(".", 1)[0].removesuffix("-preview"),
-                            kind=output.kind,
-                            media_type=output.media_type,
-                            storage_key=prefix + output.name,
-                            width=output.width,
-                            height=output.height,
-                            seed=output.seed,
-                        )
-                    )
+        won = self.lifecycle.complete(job.attempt, result, storage_prefix=prefix, batch_size=batch_size)
         # 3. Leftovers: a losing attempt removes its files; a winner removes any earlier attempt's.
         for key in self.store.list(f"jobs/{job.job_id}/"):
-            if key.startswith(prefix) != bool(won):
+            if key.startswith(prefix) != won:
                 self.store.delete(key)
         self._settle(job)
 
     def _fail(self, job: _Running, *, code: str, message: str) -> None:
-        with transaction(self.sessions) as session:
-            running = (Job.status == states.RUNNING, Job.attempts == job.attempt)
-            fail_job(session, job.job_id, *running, code=code, message=message)
+        self.lifecycle.fail(job.attempt, code=code, message=message)
         self._settle(job)
 
     def _settle(self, job: _Running) -> None:
         """Ack our delivery, unless another worker has taken the job over since our lease ran out:
         on SQS a stale receipt can still delete the message, which is now the new holder's."""
-        with self.sessions() as session:
-            row = session.execute(select(Job.status, Job.attempts).where(Job.id == job.job_id)).first()
-        if row is not None and row.status in states.ACTIVE and row.attempts != job.attempt:
-            log.info("job %s: attempt %d was superseded; leaving the delivery to its holder", job.job_id, job.attempt)
+        if self.lifecycle.superseded(job.attempt):
+            log.info(
+                "job %s: attempt %d was superseded; leaving the delivery to its holder", job.job_id, job.attempt.number
+            )
             return
         self.queue.ack(job.delivery)
 
     def _retry_or_fail(self, job: _Running, error: Exception) -> None:
         message = f"{type(error).__name__}: {error}"
-        log.warning("job %s attempt %d failed: %s", job.job_id, job.attempt, message)
-        if job.attempt >= self.options.max_attempts:
-            self._fail(job, code="failed", message=f"gave up after {job.attempt} attempts: {message}")
+        log.warning("job %s attempt %d failed: %s", job.job_id, job.attempt.number, message)
+        if job.attempt.number >= self.options.max_attempts:
+            self._fail(job, code="failed", message=f"gave up after {job.attempt.number} attempts: {message}")
             return
-        with transaction(self.sessions) as session:
-            session.execute(
-                update(Job)
-                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
-                .values(status=states.QUEUED, error_code=None, error_message=message, progress=0.0, preview=None)
-            )
+        self.lifecycle.requeue(job.attempt, message=message)
         self.queue.release(job.delivery, delay=self.options.retry_delay)
 
     def _hand_back(self, job: _Running) -> None:
-        with transaction(self.sessions) as session:
-            session.execute(
-                update(Job)
-                .where(Job.id == job.job_id, Job.status == states.RUNNING, Job.attempts == job.attempt)
-                .values(status=states.QUEUED, progress=0.0, preview=None)
-            )
+        self.lifecycle.hand_back(job.attempt)
         self.queue.release(job.delivery)
-

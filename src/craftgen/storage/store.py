@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Protocol
-from urllib.parse import urlsplit
 
 
 class BlobStore(Protocol):
@@ -29,26 +28,3 @@ class BlobStore(Protocol):
 
     def check(self) -> None:
         """Raise if the store cannot be used (readiness)."""
-
-
-def open_store(url: str, *, s3_endpoint_url: str | None = None) -> BlobStore:
-    """The store a URL names: `file:///path`, or `s3://bucket/optional/prefix`.
-
-    An S3 store talks to `s3_endpoint_url` (MinIO and other S3-compatible stores; the entry
-    points pass CRAFTGEN_S3_ENDPOINT_URL), else wherever boto3 points (AWS_ENDPOINT_URL_S3,
-    AWS_ENDPOINT_URL, AWS itself). It is checked here, so a missing bucket stops the process at start, named.
-    """
-    if url.startswith("file://"):
-        from craftgen.storage.local import LocalStore
-
-        return LocalStore(url.removeprefix("file://"))
-    if url.startswith("s3://"):
-        from craftgen.storage.s3 import S3Store
-
-        parts = urlsplit(url)
-        if not parts.netloc:
-            raise ValueError(f"storage URL {url!r} names no bucket (expected s3://BUCKET/optional/prefix)")
-        store = S3Store(parts.netloc, parts.path.strip("/"), endpoint_url=s3_endpoint_url)
-        store.check()
-        return store
-    raise ValueError(f"unsupported storage URL {url!r} (expected file://... or s3://BUCKET/prefix)")
