@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from craftgen.db.tables import User
-from craftgen.web.session import COOKIE
+from craftgen.signin import COOKIE
 from tests.api.conftest import Api
 
 CSRF = {"X-Craftgen-CSRF": "1"}

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 
 from craftgen.accounts import create_user, revoke_key
 from craftgen.api.app import create_app
+from craftgen.api.deps import cookie_signer
 from craftgen.config import Settings
 from craftgen.runtime import Runtime, build_runtime
-from craftgen.web.session import COOKIE, SECRET_FILE, session_secret, sign, verify
+from craftgen.signin import COOKIE, SECRET_FILE, SessionSigner, session_secret
 
 LOOPBACK = ("127.0.0.1", 50000)
 ELSEWHERE = ("203.0.113.7", 50000)
@@ -130,14 +131,16 @@ def test_signin_only_returns_to_this_site(make_client: Callable[..., Any], targe
 
 def test_forged_expired_and_bearer(make_client: Callable[..., Any]) -> None:
     client, runtime = make_client(session_max_age=60)
-    secret = session_secret(runtime.settings)
+    signer = cookie_signer(runtime)
+    assert signer.max_age == 60
     client.get("/")
     token = client.cookies[COOKIE]
-    key_id = verify(secret, token, max_age=60)
+    key_id = signer.verify(token)
     assert key_id is not None
 
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    for bad in (forged, sign(secret, key_id, now=0), sign(b"another secret", key_id), "junk"):
+    another = SessionSigner(secret=b"another secret", max_age=60)
+    for bad in (forged, signer.sign(key_id, now=0), another.sign(key_id), "junk"):
         client.cookies.clear()
         client.cookies.set(COOKIE, bad)
         assert client.get("/v1/jobs").status_code == 401, bad
@@ -149,10 +152,9 @@ def test_forged_expired_and_bearer(make_client: Callable[..., Any]) -> None:
 
 
 def test_the_secret_is_made_once_private_and_shared(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "fresh")
-    first = session_secret(settings)
+    first = session_secret(configured="", data_dir=tmp_path / "fresh")
     path = tmp_path / "fresh" / SECRET_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(first) == 64 and [p.name for p in path.parent.iterdir()] == [SECRET_FILE]
-    assert session_secret(Settings(data_dir=tmp_path / "fresh")) == first
-    assert session_secret(Settings(data_dir=tmp_path / "fresh", session_secret="configured")) == b"configured"
+    assert session_secret(configured="", data_dir=tmp_path / "fresh") == first
+    assert session_secret(configured="configured", data_dir=tmp_path / "fresh") == b"configured"

@@ -13,7 +13,14 @@ from craftgen.accounts import DISABLED_MESSAGE, authenticate
 from craftgen.db.tables import User
 from craftgen.errors import Forbidden, Unauthorized
 from craftgen.runtime import Runtime
-from craftgen.web.session import COOKIE, CSRF_HEADER, SAFE_METHODS, user_for_token
+from craftgen.signin import (
+    COOKIE,
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SessionSigner,
+    session_signer,
+    user_for_token,
+)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -22,6 +29,14 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def cookie_signer(runtime: Runtime) -> SessionSigner:
+    """What signs and checks the studio's session cookies, from the runtime's settings (the stored
+    secret is read once per process, so this is cheap to call per request)."""
+    settings = runtime.settings
+    return session_signer(secret=settings.session_secret, data_dir=settings.data_dir, max_age=settings.session_max_age)
+
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cg_...`")
 
@@ -45,7 +60,7 @@ def current_user(
     # a custom header cannot be sent cross-site without CORS, so requiring it stops such forgeries.
     if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != "1":
         raise HTTPException(403, f"requests signed in with the studio's cookie must send the header '{CSRF_HEADER}: 1'")
-    user = user_for_token(runtime.sessions, runtime.settings, token)
+    user = user_for_token(runtime.sessions, signer=cookie_signer(runtime), token=token)
     if user is None:
         raise Unauthorized("your studio sign-in has expired or its key was revoked: sign in again")
     return _enabled(user)

@@ -21,26 +21,23 @@ from fastapi.templating import Jinja2Templates
 
 from craftgen import __version__
 from craftgen.accounts import DISABLED_MESSAGE, check_credentials, create_key_row, sign_up
-from craftgen.api.deps import RuntimeDep
+from craftgen.api.deps import RuntimeDep, cookie_signer
 from craftgen.db.tables import User
 from craftgen.errors import InvalidRequest, TooManyAttempts
 from craftgen.runtime import Runtime
-from craftgen.web.catalog import ToolPage, tool_pages
-from craftgen.web.session import (
+from craftgen.signin import (
     COOKIE,
     CSRF_HEADER,
     LOCAL_USER,
     clear_session_cookie,
     key_id_for,
-    key_id_for_token,
     local_key_id,
     revoke_session_key,
-    session_secret,
     set_session_cookie,
-    sign,
     user_for_key_id,
     user_for_token,
 )
+from craftgen.web.catalog import ToolPage, tool_pages
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -79,7 +76,7 @@ def _secure(request: Request) -> bool:
 
 def _cookie_user(request: Request, runtime: Runtime) -> User | None:
     token = request.cookies.get(COOKIE)
-    user = user_for_token(runtime.sessions, runtime.settings, token) if token else None
+    user = user_for_token(runtime.sessions, signer=cookie_signer(runtime), token=token) if token else None
     return user if user is not None and user.disabled_at is None else None
 
 
@@ -92,7 +89,7 @@ def _signed_in(request: Request, runtime: Runtime) -> tuple[User | None, str | N
     settings = runtime.settings
     if settings.local_studio and _is_loopback(request):
         key_id = local_key_id(runtime.sessions)
-        return user_for_key_id(runtime.sessions, key_id), sign(session_secret(settings), key_id)
+        return user_for_key_id(runtime.sessions, key_id), cookie_signer(runtime).sign(key_id)
     return None, None
 
 
@@ -274,7 +271,7 @@ def signin(
 def _signed_in_redirect(request: Request, runtime: Runtime, key_id: str, next_url: str) -> Response:
     response = RedirectResponse(next_url, status_code=303)
     settings = runtime.settings
-    token = sign(session_secret(settings), key_id)
+    token = cookie_signer(runtime).sign(key_id)
     set_session_cookie(response, token, max_age=settings.session_max_age, secure=_secure(request))
     return response
 
@@ -329,7 +326,7 @@ def signout(request: Request, runtime: RuntimeDep) -> Response:
     if not _same_origin(request):
         return Response(status_code=403)
     token = request.cookies.get(COOKIE)
-    key_id = key_id_for_token(runtime.settings, token) if token else None
+    key_id = cookie_signer(runtime).verify(token) if token else None
     if key_id is not None:
         revoke_session_key(runtime.sessions, key_id)
     response = RedirectResponse("/signin", status_code=303)

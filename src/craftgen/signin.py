@@ -2,21 +2,24 @@
 
 The cookie is `<api key id>.<issued at>.<HMAC-SHA256 of both>`. Nothing is stored server-side:
 the signature proves the server issued it, and every request looks the key up again, so
-revoking the key ends the studio sessions made from it. The secret comes from
-CRAFTGEN_SESSION_SECRET or, when that is empty, from `<data dir>/session_secret` (random,
-written once, mode 0600); several API processes on one machine share that file, while a
-scaled-out deployment sets the setting so every replica signs alike.
+revoking the key ends the studio sessions made from it. The secret is the configured one
+(CRAFTGEN_SESSION_SECRET) or, when that is empty, `<data dir>/session_secret` (random, written
+once, mode 0600); several API processes on one machine share that file, while a scaled-out
+deployment sets the setting so every replica signs alike. The API and the studio both use this
+module, and it takes plain values, never Settings.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -24,7 +27,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from craftgen.accounts import create_key, create_user, hash_key, revoke_key_id
-from craftgen.config import Settings
 from craftgen.db.tables import ApiKey, User
 from craftgen.errors import InvalidRequest
 
@@ -42,13 +44,13 @@ _secrets_lock = threading.Lock()
 # The secret ------------------------------------------------------------------------------------
 
 
-def session_secret(settings: Settings) -> bytes:
-    """The key that signs studio cookies (read or made once per process and data folder)."""
-    cache_key = (settings.session_secret, str(settings.data_dir.resolve()))
+def session_secret(*, configured: str, data_dir: Path) -> bytes:
+    """The key that signs studio cookies: `configured` when set, else the one kept in `data_dir`
+    (read or made once per process and data folder)."""
+    cache_key = (configured, str(data_dir.resolve()))
     with _secrets_lock:
         if cache_key not in _secrets:
-            configured = settings.session_secret.encode("utf-8")
-            _secrets[cache_key] = configured or _stored_secret(settings.data_dir)
+            _secrets[cache_key] = configured.encode("utf-8") or _stored_secret(data_dir)
         return _secrets[cache_key]
 
 
@@ -77,26 +79,43 @@ def _stored_secret(data_dir: Path) -> bytes:
 # Tokens ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SessionSigner:
+    """Signs studio cookie tokens with one secret and accepts them for `max_age` seconds."""
+
+    secret: bytes = field(repr=False)
+    max_age: int
+
+    def __post_init__(self) -> None:
+        if not self.secret:
+            raise ValueError("a session signer needs a non-empty secret")
+        if self.max_age <= 0:
+            raise ValueError(f"max_age must be positive, got {self.max_age}")
+
+    def sign(self, key_id: str, *, now: float | None = None) -> str:
+        message = f"{key_id}.{int(time.time() if now is None else now)}"
+        return f"{message}.{_signature(self.secret, message)}"
+
+    def verify(self, token: str, *, now: float | None = None) -> str | None:
+        """The API key id a token names, or None when it is forged, malformed or too old."""
+        parts = token.split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        key_id, issued, signature = parts
+        if not hmac.compare_digest(signature, _signature(self.secret, f"{key_id}.{issued}")):
+            return None
+        age = (time.time() if now is None else now) - int(issued)
+        return key_id if 0 <= age <= self.max_age else None
+
+
+def session_signer(*, secret: str, data_dir: Path, max_age: int) -> SessionSigner:
+    """The signer for a deployment's session settings (see `session_secret` for where the key comes from)."""
+    return SessionSigner(secret=session_secret(configured=secret, data_dir=data_dir), max_age=max_age)
+
+
 def _signature(secret: bytes, message: str) -> str:
     digest = hmac.new(secret, f"craftgen-session:{message}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def sign(secret: bytes, key_id: str, *, now: float | None = None) -> str:
-    message = f"{key_id}.{int(time.time() if now is None else now)}"
-    return f"{message}.{_signature(secret, message)}"
-
-
-def verify(secret: bytes, token: str, *, max_age: int, now: float | None = None) -> str | None:
-    """The API key id a token names, or None when it is forged, malformed or too old."""
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
-        return None
-    key_id, issued, signature = parts
-    if not hmac.compare_digest(signature, _signature(secret, f"{key_id}.{issued}")):
-        return None
-    age = (time.time() if now is None else now) - int(issued)
-    return key_id if 0 <= age <= max_age else None
 
 
 # Users -----------------------------------------------------------------------------------------
@@ -110,15 +129,10 @@ def user_for_key_id(sessions: sessionmaker[Session], key_id: str) -> User | None
         )
 
 
-def user_for_token(sessions: sessionmaker[Session], settings: Settings, token: str) -> User | None:
+def user_for_token(sessions: sessionmaker[Session], *, signer: SessionSigner, token: str) -> User | None:
     """The user a session cookie speaks for, or None when it is forged, too old or its key revoked."""
-    key_id = key_id_for_token(settings, token)
+    key_id = signer.verify(token)
     return user_for_key_id(sessions, key_id) if key_id else None
-
-
-def key_id_for_token(settings: Settings, token: str) -> str | None:
-    """The API key id a genuine, unexpired session cookie names."""
-    return verify(session_secret(settings), token, max_age=settings.session_max_age)
 
 
 def revoke_session_key(sessions: sessionmaker[Session], key_id: str) -> None:
@@ -148,10 +162,8 @@ def local_key_id(sessions: sessionmaker[Session]) -> str:
                     .order_by(ApiKey.created_at)
                 )
         if user_id is None:
-            try:
+            with contextlib.suppress(InvalidRequest):  # it exists now
                 create_user(sessions, name=LOCAL_USER, plan=LOCAL_PLAN)
-            except InvalidRequest:  # it exists now
-                pass
             continue
         if key_id is None:
             create_key(sessions, user_id=user_id)
