@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -119,6 +119,41 @@ def make_db_api(
         for each in made:  # before the database is dropped
             each.client.close()
             each.runtime.db.dispose()
+
+
+class HttpResponse(Protocol):
+    """What assert_error reads of a response (TestClient's comes from httpx2 under Starlette 1.x)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+def assert_error(
+    response: HttpResponse,
+    status: int,
+    code: str,
+    *,
+    field: str | None = None,
+    message_contains: str | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Assert the API's one error shape, `{"error": {"code", "message", "field"}}`, with this status,
+    code and field (None: the error names no field); return the error for further checks."""
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"code", "message", "field"}, error
+    assert isinstance(error["message"], str) and error["message"].strip(), error
+    assert "Traceback" not in error["message"], error
+    assert (error["code"], error["field"]) == (code, field), error
+    for words in (message_contains,) if isinstance(message_contains, str) else message_contains:
+        assert words in error["message"], (words, error)
+    return error
 
 
 def png(image: Image.Image) -> bytes:

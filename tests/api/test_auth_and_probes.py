@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.conftest import Api, assert_error
 
 
 @pytest.mark.parametrize(
@@ -18,10 +18,8 @@ from tests.api.conftest import Api
 def test_v1_refuses_a_missing_or_bad_key(api: Api, headers: dict[str, str], path: str) -> None:
     response = api.client.get(path, headers=headers)
 
-    assert response.status_code == 401
+    assert_error(response, 401, "unauthorized", message_contains="key")
     assert response.headers["www-authenticate"] == "Bearer"
-    error = response.json()["error"]
-    assert error["code"] == "unauthorized" and error["field"] is None and "key" in error["message"]
 
 
 def test_a_valid_key_is_accepted(api: Api) -> None:
@@ -42,9 +40,7 @@ def test_readyz_names_what_does_not_answer(api: Api, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(api.runtime.store, "check", broken)
     response = api.client.get("/readyz")
 
-    assert response.status_code == 503
-    error = response.json()["error"]
-    assert error["code"] == "not_ready" and "store" in error["message"]
+    error = assert_error(response, 503, "not_ready", message_contains="store")
     assert "database" not in error["message"] and "disk gone" not in error["message"]
 
 
@@ -58,8 +54,7 @@ def test_an_unexpected_error_is_a_generic_500_and_logged(
     with caplog.at_level(logging.ERROR, logger="craftgen.api"):
         response = api.client.get("/v1/jobs", headers=api.user("ada"))
 
-    assert response.status_code == 500
-    assert response.json()["error"]["code"] == "internal_error"
+    assert_error(response, 500, "internal_error")
     assert "secret" not in response.text and "RuntimeError" not in response.text
     assert any(record.exc_info and "secret internal detail" in str(record.exc_info[1]) for record in caplog.records)
 
@@ -68,5 +63,5 @@ def test_unknown_routes_and_methods_keep_the_error_shape(api: Api) -> None:
     missing = api.client.get("/nowhere")
     wrong_method = api.client.put("/healthz")
 
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert_error(missing, 404, "not_found")
+    assert_error(wrong_method, 405, "method_not_allowed")

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from craftgen import credits
 from craftgen.db.session import transaction
 from craftgen.db.tables import CreditLedger, User
-from tests.api.conftest import Api
+from tests.api.conftest import Api, assert_error
 
 JOB = {"tool": "text", "prompt": "a button tin", "seed": 5, "width": 64, "height": 64, "steps": 2}
 
@@ -99,7 +99,7 @@ def test_the_free_queue_takes_one_job_at_a_time_and_credits_jump_it(make_db_api:
     # 1. A free user: one job queued or running at a time.
     first = _submit(api, fay)
     refused = api.client.post("/v1/jobs", headers=fay, json=JOB)
-    assert refused.status_code == 429 and "one job at a time" in refused.json()["error"]["message"]
+    assert_error(refused, 429, "quota_exceeded", message_contains="one job at a time")
 
     # 2. A pro job with credits goes ahead of the free job queued before it...
     charged = api.client.post("/v1/jobs", headers=pat, json=JOB).json()
@@ -109,7 +109,7 @@ def test_the_free_queue_takes_one_job_at_a_time_and_credits_jump_it(make_db_api:
     uncharged = api.client.post("/v1/jobs", headers=pat, json=JOB).json()
     assert uncharged["queue_position"] == 2
     out_of_credits = api.client.post("/v1/jobs", headers=pat, json=JOB)
-    assert out_of_credits.status_code == 429 and "credits" in out_of_credits.json()["error"]["message"]
+    assert_error(out_of_credits, 429, "quota_exceeded", message_contains="credits")
     me = api.client.get("/v1/me", headers=pat).json()
     assert (me["credits"], me["monthly_credits"], me["active_jobs"]) == (0, 1, 2)
 

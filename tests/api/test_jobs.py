@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.api.conftest import Api, sticker
+from tests.api.conftest import Api, assert_error, sticker
 
 PATTERN = {"tool": "pattern", "prompt": "cute strawberries", "seed": 7, "width": 128, "height": 128, "steps": 3}
 
@@ -54,7 +54,7 @@ def test_a_pattern_job_runs_and_its_files_download(api: Api) -> None:
         "liked": False,
     }
     no_svg = api.client.get(f"/v1/images/{image['image_id']}/svg", headers=headers)
-    assert no_svg.status_code == 404 and "no SVG cut file" in no_svg.json()["error"]["message"]
+    assert_error(no_svg, 404, "not_found", message_contains="no SVG cut file")
 
 
 def test_a_clipart_svg_is_served_only_as_a_download(api: Api) -> None:
@@ -114,12 +114,11 @@ def test_another_users_job_and_images_are_not_found(api: Api) -> None:
         ("GET", f"/v1/images/{image_id}/svg"),
     ]:
         response = api.client.request(method, path, headers=bob)
-        assert response.status_code == 404, path
-        assert response.json()["error"]["code"] == "not_found"
+        assert_error(response, 404, "not_found")
     assert api.client.get("/v1/jobs", headers=bob).json() == {"jobs": []}
     # Bob cannot use Ada's upload either.
     theft = api.client.post("/v1/jobs", headers=bob, json={"tool": "cutout", "image": upload_id})
-    assert theft.status_code == 404 and theft.json()["error"]["field"] == "image"
+    assert_error(theft, 404, "not_found", field="image")
 
 
 def test_malformed_json_is_a_400(api: Api) -> None:
@@ -127,9 +126,7 @@ def test_malformed_json_is_a_400(api: Api) -> None:
         "/v1/jobs", headers={**api.user("ada"), "Content-Type": "application/json"}, content=b'{"tool": "text",'
     )
 
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "invalid_json" and error["field"] is None and "not valid JSON" in error["message"]
+    assert_error(response, 400, "invalid_json", message_contains="not valid JSON")
 
 
 @pytest.mark.parametrize(
@@ -153,18 +150,14 @@ def test_malformed_json_is_a_400(api: Api) -> None:
 def test_invalid_requests_are_422_naming_the_field(api: Api, body: dict[str, object], field: str, words: str) -> None:
     response = api.client.post("/v1/jobs", headers=api.user("ada"), json=body)
 
-    assert response.status_code == 422
-    error = response.json()["error"]
-    assert error["code"] == "invalid_request" and error["field"] == field
-    assert isinstance(error["message"], str) and words in error["message"]
+    assert_error(response, 422, "invalid_request", field=field, message_contains=words)
     assert api.client.get("/v1/jobs", headers=api.user("bob")).json() == {"jobs": []}
 
 
 def test_a_missing_upload_is_a_404_naming_image(api: Api) -> None:
     response = api.client.post("/v1/jobs", headers=api.user("ada"), json={"tool": "cutout", "image": "nope"})
 
-    assert response.status_code == 404
-    assert response.json()["error"]["field"] == "image"
+    assert_error(response, 404, "not_found", field="image")
 
 
 def test_a_free_user_runs_one_job_at_a_time(api: Api) -> None:
@@ -173,9 +166,7 @@ def test_a_free_user_runs_one_job_at_a_time(api: Api) -> None:
     assert api.client.post("/v1/jobs", headers=free, json=PATTERN).status_code == 202
     second = api.client.post("/v1/jobs", headers=free, json=PATTERN)
 
-    assert second.status_code == 429
-    error = second.json()["error"]
-    assert error["code"] == "quota_exceeded" and "one job at a time" in error["message"]
+    assert_error(second, 429, "quota_exceeded", message_contains="one job at a time")
     assert [api.client.post("/v1/jobs", headers=pro, json=PATTERN).status_code for _ in range(2)] == [202, 202]
     # Pro jobs are claimed first, so they stand ahead of the free one.
     assert [job["queue_position"] for job in api.client.get("/v1/jobs", headers=pro).json()["jobs"]] == [1, 0]
@@ -208,7 +199,7 @@ def test_a_canceled_job_never_runs(api: Api) -> None:
     job = api.client.get(f"/v1/jobs/{job_id}", headers=headers).json()
     assert job["status"] == "canceled" and job["outputs"] == [] and job["started_at"] is None
     again = api.client.delete(f"/v1/jobs/{job_id}", headers=headers)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    assert_error(again, 409, "conflict")
 
 
 def test_canceling_a_finished_job_is_a_409(api: Api) -> None:
@@ -218,8 +209,7 @@ def test_canceling_a_finished_job_is_a_409(api: Api) -> None:
 
     response = api.client.delete(f"/v1/jobs/{job_id}", headers=headers)
 
-    assert response.status_code == 409
-    assert "already succeeded" in response.json()["error"]["message"]
+    assert_error(response, 409, "conflict", message_contains="already succeeded")
     assert api.client.get(f"/v1/jobs/{job_id}", headers=headers).json()["status"] == "succeeded"
 
 
@@ -231,4 +221,4 @@ def test_jobs_list_newest_first_with_a_limit(api: Api) -> None:
     too_many = api.client.get("/v1/jobs", headers=headers, params={"limit": 101})
 
     assert [job["id"] for job in listed] == ids[::-1][:2]
-    assert too_many.status_code == 422 and too_many.json()["error"]["field"] == "limit"
+    assert_error(too_many, 422, "invalid_request", field="limit")
