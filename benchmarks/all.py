@@ -81,8 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         print(f"running {script} ...", file=sys.stderr, flush=True)
         script_rows, _ = run_script(script, smoke=args.smoke, timeout=args.timeout)
-        rows += [Row(labelled(script, row.name), row.craftgen, row.baseline, row.ratio, row.note) for row in script_rows]
-        print(f"  {script}: {len(script_rows)} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        rows += [
+            Row(labelled(script, row.name), row.craftgen, row.baseline, row.ratio, row.note) for row in script_rows
+        ]
+        seconds = time.perf_counter() - started
+        print(f"  {script}: {len(script_rows)} rows in {seconds:.0f} s", file=sys.stderr, flush=True)
     print(header(smoke=args.smoke))
     print()
     print(markdown(rows) if args.markdown else table(rows))

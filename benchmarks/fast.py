@@ -32,7 +32,9 @@ def sd15_unet() -> UNet2DConditionModel:
     return UNet2DConditionModel(cross_attention_dim=768).eval()  # the SD 1.x defaults
 
 
-def denoise(unet: UNet2DConditionModel, scheduler: DDIMScheduler, *, steps: int, latent: int, context: int) -> torch.Tensor:
+def denoise(
+    unet: UNet2DConditionModel, scheduler: DDIMScheduler, *, steps: int, latent: int, context: int
+) -> torch.Tensor:
     """A plain DDIM loop with guidance, as a pipeline runs it (seeded, so runs compare)."""
     generator = torch.Generator().manual_seed(0)
     latents = torch.randn((1, 4, latent, latent), generator=generator)
@@ -63,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.smoke:
         unet, latent, context, repeats, steps, label = build_unet(), 8, 32, 1, 6, "tiny UNet, 64 px"
     else:
-        unet, latent, context, repeats, steps, label = sd15_unet(), 32, 768, args.repeats, args.steps, "SD 1.5 UNet, 256 px"
+        unet, latent, context, repeats, steps = sd15_unet(), 32, 768, args.repeats, args.steps
+        label = "SD 1.5 UNet, 256 px"
     scheduler = build_scheduler()
 
     def full() -> torch.Tensor:

@@ -144,7 +144,8 @@ def measure(engine: Engine, *, label: str, repeats: int, rng: random.Random) -> 
     base_repeats = max(5, repeats // 4)  # the scans are slow; fewer samples give the same picture
     # Cursors deep in the listing (about 40-90% down), found once by walking OFFSET.
     with sessions() as session:
-        visible = session.scalar(select(text("count(*)")).select_from(GalleryItem).where(GalleryItem.hidden_at.is_(None)))
+        visible_items = select(text("count(*)")).select_from(GalleryItem).where(GalleryItem.hidden_at.is_(None))
+        visible = session.scalar(visible_items)
     offsets = [int(visible * rng.uniform(0.4, 0.9)) for _ in range(20)]
     cursors = []
     for offset in offsets:

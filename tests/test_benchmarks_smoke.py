@@ -15,7 +15,9 @@ ROWS = {
     "fast.py": ("UNet loop wall time", "UNet FLOPs", "relative L2"),
     "precision.py": ("classic attention vs SDPA", "channels-last", "torch.compile steady state", "bf16 weights"),
     "batching.py": ("batching across users", "live previews"),
-    "gallery.py": ("gallery newest page p95", "gallery deep page (cursor) p95", "gallery search rare word", "postgresql"),
+    "gallery.py": (
+        "gallery newest page p95", "gallery deep page (cursor) p95", "gallery search rare word", "postgresql"
+    ),
 }
 
 

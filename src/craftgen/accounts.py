@@ -106,7 +106,13 @@ def sign_up(sessions: sessionmaker[Session], *, name: str, password: str, min_pa
             "name must be 2 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit", field="name"
         )
     user, _ = _insert_user(
-        sessions, name=name, plan="free", role="user", password=password, min_password_length=min_password_length, key=False
+        sessions,
+        name=name,
+        plan="free",
+        role="user",
+        password=password,
+        min_password_length=min_password_length,
+        key=False,
     )
     return user
 

@@ -48,4 +48,5 @@ def load_upload(
         upload = session.scalar(select(Upload).where(Upload.id == upload_id, Upload.user_id == user_id))
     if upload is None:
         raise NotFound(f"upload {upload_id!r} not found", field="image")
-    return open_image(store.get(upload.storage_key), max_bytes=limits.max_upload_bytes, max_pixels=limits.max_upload_pixels)
+    data = store.get(upload.storage_key)
+    return open_image(data, max_bytes=limits.max_upload_bytes, max_pixels=limits.max_upload_pixels)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -101,13 +103,13 @@ def test_tiles_overlap_and_the_last_is_flush_without_wrap() -> None:
     xs = sorted({x for x, _ in boxes})
     ys = sorted({y for _, y in boxes})
     assert xs[0] == 0 and xs[-1] == 100 - 32 and ys[-1] == 70 - 32
-    assert all(b - a <= 32 - 8 for a, b in zip(xs, xs[1:]))
+    assert all(b - a <= 32 - 8 for a, b in pairwise(xs))
 
 
 def test_wrapped_tiles_overlap_across_the_edge_too() -> None:
     boxes = tile_boxes(width=100, height=70, tile=32, overlap=8, wrap_x=True, wrap_y=True)
     xs = sorted({x for x, _ in boxes})
-    gaps = [b - a for a, b in zip(xs, xs[1:])] + [xs[0] + 100 - xs[-1]]
+    gaps = [b - a for a, b in pairwise(xs)] + [xs[0] + 100 - xs[-1]]
     assert max(gaps) <= 32 - 8
 
 

@@ -50,7 +50,7 @@ def _polygon(sub: list[tuple[str, list[float]]]) -> np.ndarray:
         if cmd in "ML":
             points.append((args[0], args[1]))
         elif cmd in "CQ":
-            ctrl = np.array([points[-1], *zip(args[::2], args[1::2])])
+            ctrl = np.array([points[-1], *zip(args[::2], args[1::2], strict=True)])
             for t in np.linspace(0, 1, 9)[1:]:
                 # de Casteljau works for any degree.
                 p = ctrl.copy()
@@ -68,7 +68,7 @@ def _render(svg: str, shape: tuple[int, int]) -> np.ndarray:
     for d in _paths(svg):
         for sub in _subpaths(d):
             poly = _polygon(sub)
-            for (x0, y0), (x1, y1) in zip(poly, np.roll(poly, -1, axis=0)):
+            for (x0, y0), (x1, y1) in zip(poly, np.roll(poly, -1, axis=0), strict=True):
                 rows = np.nonzero((y0 > centres) != (y1 > centres))[0]
                 x = x0 + (centres[rows] - y0) * (x1 - x0) / (y1 - y0)
                 # Pixel j lies left of the crossing when j + 0.5 < x.

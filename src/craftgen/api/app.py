@@ -42,7 +42,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         dependencies=[Depends(current_user)],
         responses={401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one."}},
     )
-    for module in (routes_uploads, routes_jobs, routes_images, routes_gallery, routes_account, routes_admin, routes_meta):
+    routers = (routes_uploads, routes_jobs, routes_images, routes_gallery, routes_account, routes_admin, routes_meta)
+    for module in routers:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(routes_meta.probes)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.tables import Job
@@ -54,7 +54,9 @@ class JobMetrics:
                 Job.finished_at.is_not(None),
             )
             batches = _histogram(session, Job.batch_size, BATCH_BUCKETS, succeeded, Job.batch_size.is_not(None))
-        jobs = GaugeMetricFamily("craftgen_jobs", "Jobs in the jobs table by status and priority.", labels=["status", "priority"])
+        jobs = GaugeMetricFamily(
+            "craftgen_jobs", "Jobs in the jobs table by status and priority.", labels=["status", "priority"]
+        )
         for status in ALL_STATES:
             for priority in PRIORITY_LABELS:
                 jobs.add_metric([status, _label(priority)], counts.pop((status, priority), 0))
@@ -84,7 +86,7 @@ _Histogram = tuple[Sequence[tuple[str, float]], float]
 
 
 def _histogram(
-    session: Session, value: ColumnElement[float] | ColumnElement[int], buckets: Sequence[float], *where: ColumnElement[bool]
+    session: Session, value: SQLColumnExpression[float | None], buckets: Sequence[float], *where: ColumnElement[bool]
 ) -> _Histogram:
     """Cumulative bucket counts and the sum, in one SQL query (no rows come back to Python)."""
     row = session.execute(

@@ -8,10 +8,9 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from craftgen.api.deps import RuntimeDep, UserDep
-from craftgen.errors import PayloadTooLarge
 from craftgen.api.shapes import ErrorBody, UploadOut, upload_out
 from craftgen.db.tables import Upload
-from craftgen.errors import InvalidRequest
+from craftgen.errors import InvalidRequest, PayloadTooLarge
 from craftgen.runtime import Runtime
 from craftgen.uploads import save_upload
 

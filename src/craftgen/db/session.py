@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-
 WRITE_OPTION = "craftgen_write"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -87,7 +88,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     tool: Mapped[str] = mapped_column(String(32))
-    request: Mapped[dict] = mapped_column(JSON)  # the resolved tool request (defaults filled)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)  # the resolved tool request (defaults filled)
     batch_key: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)  # higher is claimed first
     status: Mapped[str] = mapped_column(String(16), default="queued")
@@ -96,7 +97,7 @@ class Job(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # metrics, warnings
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # metrics, warnings
     preview: Mapped[str | None] = mapped_column(Text, nullable=True)  # data: URL of the live preview
     batch_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     credits_charged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # refunded on failure
@@ -187,7 +188,7 @@ class GalleryItem(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     tags: Mapped[str] = mapped_column(Text, default="")  # comma-separated, lower case
     seed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    settings: Mapped[dict] = mapped_column(JSON)  # the job's resolved request, minus its input upload
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)  # the job's resolved request, minus its input upload
     published_at: Mapped[float] = mapped_column(Float, default=now)
     likes: Mapped[int] = mapped_column(Integer, default=0)
     reports: Mapped[int] = mapped_column(Integer, default=0)  # open reports (not yet reviewed)

@@ -43,9 +43,15 @@ class CacheStats:
     patched_blocks: list[str] = field(default_factory=list)
 
 
+def _layers(block: nn.Module, name: str) -> nn.ModuleList:
+    """A block's list of layers (`resnets`, `attentions`), or an empty one where it has none."""
+    layers = getattr(block, name, None)
+    return layers if isinstance(layers, nn.ModuleList) else nn.ModuleList()
+
+
 def _res_count(block: nn.Module) -> int:
     """How many skip tensors a down block hands to the up path."""
-    return len(block.resnets) + (1 if getattr(block, "downsamplers", None) else 0)
+    return len(_layers(block, "resnets")) + (1 if getattr(block, "downsamplers", None) else 0)
 
 
 @contextmanager
@@ -58,14 +64,15 @@ def deep_cache(unet: UNet2DConditionModel, *, interval: int) -> Iterator[CacheSt
     """
     stats = CacheStats()
     last_up = unet.up_blocks[-1]
-    if interval <= 1 or len(unet.up_blocks) < 2 or len(last_up.resnets) < 2:
+    resnets = _layers(last_up, "resnets")
+    if interval <= 1 or len(unet.up_blocks) < 2 or len(resnets) < 2:
         yield stats
         return
     state = _CacheState(interval=interval)
-    attentions = list(getattr(last_up, "attentions", None) or [])
+    attentions = list(_layers(last_up, "attentions"))
     # The layer before the live one ends in its attention (cross-attention blocks) or resnet.
-    keeper = attentions[-2] if attentions else last_up.resnets[-2]
-    skipped_layers: list[nn.Module] = [*last_up.resnets[:-1], *attentions[:-1]]
+    keeper = attentions[-2] if attentions else resnets[-2]
+    skipped_layers: list[nn.Module] = [*resnets[:-1], *attentions[:-1]]
     patched: list[nn.Module] = []
 
     def count_forward(module: nn.Module, args: Any, kwargs: Any) -> None:
@@ -125,7 +132,7 @@ def deep_cache(unet: UNet2DConditionModel, *, interval: int) -> Iterator[CacheSt
         replacements += [(block, cached) for block in list(unet.up_blocks)[:-1]]
         replacements += [(layer, cached_tuple if layer in attentions else cached) for layer in skipped_layers]
         for module, on_reuse in replacements:
-            module.forward = skipping(module, on_reuse)  # type: ignore[method-assign]
+            module.forward = skipping(module, on_reuse)
             patched.append(module)
         stats.patched_blocks = [type(module).__name__ for module in patched]
         yield stats

@@ -84,16 +84,19 @@ def load_base_pipeline(
     return pipe
 
 
-def load_tokenizer(spec: ModelSpec, *, allow_downloads: bool) -> object | None:
+def load_tokenizer(spec: ModelSpec, *, allow_downloads: bool) -> CLIPTokenizer | None:
     """Just the tokenizer of a built-in or folder model (cheap); None for other sources."""
     if spec.source == "tiny":
         return tiny.build_tokenizer()
     path = Path(spec.source).expanduser()
     if (path / "tokenizer").is_dir():
         try:
-            return CLIPTokenizer.from_pretrained(path, subfolder="tokenizer", local_files_only=True)
+            tokenizer: CLIPTokenizer = CLIPTokenizer.from_pretrained(
+                path, subfolder="tokenizer", local_files_only=True
+            )
         except (OSError, ValueError):
             return None
+        return tokenizer
     return None
 
 
@@ -115,11 +118,13 @@ def load_inpaint_unet(
         raise ModelUnavailable(
             f"inpainting variant {source!r} could not be loaded: {type(exc).__name__}: {exc}"
         ) from exc
-    if unet.config.in_channels != 9:
+    if unet.config["in_channels"] != 9:
         raise ModelUnavailable(
-            f"inpainting variant {source!r} has {unet.config.in_channels} input channels, not 9"
+            f"inpainting variant {source!r} has {unet.config['in_channels']} input channels, not 9"
         )
-    return prepare_unet(unet.to(placement.device, placement.dtype), placement)
+    # diffusers wraps ModelMixin.to in functools.wraps, which mypy does not bind to the instance.
+    unet.to(placement.device, placement.dtype)  # type: ignore[arg-type]
+    return prepare_unet(unet, placement)
 
 
 def _not_found(name: str, tried: list[str], reason: str) -> str:

@@ -18,6 +18,7 @@ from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import StableDiffusionImg2ImgPipeline
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_inpaint import StableDiffusionInpaintPipeline
+from transformers import CLIPTokenizer
 
 from craftgen.engine.devices import Placement
 from craftgen.engine.loader import free_memory, load_base_pipeline, load_inpaint_unet, load_tokenizer
@@ -144,7 +145,7 @@ class ModelCache:
         self.max_loaded = max_loaded
         self.memory_budget = memory_budget
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
-        self._tokenizers: dict[str, object | None] = {}
+        self._tokenizers: dict[str, CLIPTokenizer | None] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str | None) -> LoadedModel:
@@ -185,12 +186,13 @@ class ModelCache:
     def _bytes(self) -> int:
         return sum(model.weight_bytes() for model in self._loaded.values())
 
-    def tokenizer(self, name: str | None) -> object | None:
+    def tokenizer(self, name: str | None) -> CLIPTokenizer | None:
         """A model's tokenizer without its weights, so prompts can be checked where requests
         arrive (the API); None where only loading the whole model would tell."""
         spec = self.registry.resolve(name)
         if spec.name in self._loaded:
-            return self._loaded[spec.name].base.tokenizer
+            tokenizer: CLIPTokenizer = self._loaded[spec.name].base.tokenizer
+            return tokenizer
         if spec.name not in self._tokenizers:
             self._tokenizers[spec.name] = load_tokenizer(spec, allow_downloads=self.allow_downloads)
         return self._tokenizers[spec.name]

@@ -18,7 +18,8 @@ from craftgen.engine.devices import Placement
 
 def _layout_and_attention(module: UNet2DConditionModel | AutoencoderKL, placement: Placement) -> None:
     if placement.channels_last:
-        module.to(memory_format=torch.channels_last)
+        # diffusers wraps ModelMixin.to in functools.wraps, which mypy does not bind to the instance.
+        module.to(memory_format=torch.channels_last)  # type: ignore[call-arg]
     if placement.attention == "classic":
         # diffusers picks SDPA (AttnProcessor2_0) by default; this is the explicit-matmul one.
         module.set_attn_processor(AttnProcessor())

@@ -98,13 +98,15 @@ def tiled_padding(modules: Iterable[nn.Module], padding: TilePadding) -> Iterato
     def conv_forward(
         self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
-        pad_h, pad_w = self.padding  # type: ignore[misc]
+        assert isinstance(self.padding, tuple)  # _padded_convs patches only (h, w) paddings
+        pad_h, pad_w = self.padding
         x = pad_tile(x, pad_h=pad_h, pad_w=pad_w, padding=padding)
         return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
 
     try:
         if padding.active:
             for conv in _padded_convs(modules):
+                # An instance attribute over the method, deleted on exit: a patch, on purpose.
                 conv._conv_forward = MethodType(conv_forward, conv)  # type: ignore[method-assign]
                 patched.append(conv)
         yield len(patched)

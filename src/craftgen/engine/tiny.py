@@ -73,12 +73,13 @@ def build_tokenizer() -> CLIPTokenizer:
     vocab_list = symbols + [s + "</w>" for s in symbols] + word_tokens
     vocab_list += ["<|startoftext|>", "<|endoftext|>"]
     vocab = {token: index for index, token in enumerate(vocab_list)}
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+    # tokenizers' BPE takes (left, right) pairs; transformers annotates merges as list[str].
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)  # type: ignore[arg-type]
 
 
 def build_unet(*, in_channels: int = 4, seed: int = 0) -> UNet2DConditionModel:
     torch.manual_seed(seed)
-    return UNet2DConditionModel(
+    unet: UNet2DConditionModel = UNet2DConditionModel(  # @register_to_config leaves it untyped
         block_out_channels=(32, 64),
         layers_per_block=2,
         sample_size=64,
@@ -89,11 +90,12 @@ def build_unet(*, in_channels: int = 4, seed: int = 0) -> UNet2DConditionModel:
         cross_attention_dim=_CROSS_ATTENTION_DIM,
         norm_num_groups=32,
     )
+    return unet
 
 
 def build_vae(*, seed: int = 0) -> AutoencoderKL:
     torch.manual_seed(seed)
-    return AutoencoderKL(
+    vae: AutoencoderKL = AutoencoderKL(
         block_out_channels=(8, 16, 16, 16),
         in_channels=3,
         out_channels=3,
@@ -104,6 +106,7 @@ def build_vae(*, seed: int = 0) -> AutoencoderKL:
         norm_num_groups=8,
         sample_size=512,
     )
+    return vae
 
 
 def build_text_encoder(*, vocab_size: int, seed: int = 0) -> CLIPTextModel:
@@ -125,7 +128,7 @@ def build_text_encoder(*, vocab_size: int, seed: int = 0) -> CLIPTextModel:
 
 def build_scheduler() -> DDIMScheduler:
     """The scheduler SD 1.x ships with, in its DDIM form (deterministic, img2img/inpaint-ready)."""
-    return DDIMScheduler(
+    scheduler: DDIMScheduler = DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
@@ -133,6 +136,7 @@ def build_scheduler() -> DDIMScheduler:
         set_alpha_to_one=False,
         steps_offset=1,
     )
+    return scheduler
 
 
 def build_tiny_pipeline(*, seed: int = 0) -> StableDiffusionPipeline:
@@ -143,9 +147,11 @@ def build_tiny_pipeline(*, seed: int = 0) -> StableDiffusionPipeline:
         vae=build_vae(seed=seed),
         text_encoder=build_text_encoder(vocab_size=len(tokenizer), seed=seed),
         tokenizer=tokenizer,
-        scheduler=build_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
+        # diffusers annotates these too narrowly: `scheduler` as the KarrasDiffusionSchedulers enum
+        # (it takes a scheduler object), and the safety parts as required, though None turns them off.
+        scheduler=build_scheduler(),  # type: ignore[arg-type]
+        safety_checker=None,  # type: ignore[arg-type]
+        feature_extractor=None,  # type: ignore[arg-type]
         requires_safety_checker=False,
     )
 

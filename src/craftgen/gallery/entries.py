@@ -33,7 +33,7 @@ class GalleryEntry:
     hidden_reason: str | None
 
 
-def entry_query() -> Select[tuple[GalleryItem, str, int, int]]:
+def entry_query() -> Select[GalleryItem, str, int, int]:
     """Gallery rows with what a view needs from their author and image (joins on primary keys)."""
     return (
         select(GalleryItem, User.name, ImageRow.width, ImageRow.height)
@@ -71,8 +71,8 @@ def clean_tags(tags: list[str], *, options: GalleryOptions) -> str:
     if len(tags) > options.max_tags:
         raise InvalidRequest(f"at most {options.max_tags} tags, got {len(tags)}", field="tags")
     cleaned: list[str] = []
-    for tag in tags:
-        tag = " ".join(tag.lower().split())
+    for raw in tags:
+        tag = " ".join(raw.lower().split())
         if not tag or len(tag) > options.max_tag_chars or not _TAG.fullmatch(tag):
             raise InvalidRequest(
                 f"a tag is 1 to {options.max_tag_chars} letters, digits, spaces or '-', got {tag!r}", field="tags"
@@ -85,5 +85,7 @@ def clean_tags(tags: list[str], *, options: GalleryOptions) -> str:
 def clean_title(title: str, *, options: GalleryOptions) -> str:
     title = " ".join(title.split())
     if len(title) > options.max_title_chars:
-        raise InvalidRequest(f"title must be at most {options.max_title_chars} characters, got {len(title)}", field="title")
+        raise InvalidRequest(
+            f"title must be at most {options.max_title_chars} characters, got {len(title)}", field="title"
+        )
     return title

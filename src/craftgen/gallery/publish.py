@@ -9,8 +9,9 @@ triggers on SQLite, a generated column on PostgreSQL).
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.session import transaction
@@ -77,9 +78,9 @@ def unpublish(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -
     """Make an image private again (its likes and reports go with it)."""
     with transaction(sessions) as session:
         own_image(session, user_id=user_id, image_id=image_id)
-        gone = session.execute(
-            delete(GalleryItem).where(GalleryItem.image_id == image_id, GalleryItem.user_id == user_id)
-        ).rowcount
+        unpublished = delete(GalleryItem).where(GalleryItem.image_id == image_id, GalleryItem.user_id == user_id)
+        # A DELETE's result is a CursorResult; Session.execute is typed with the plain Result.
+        gone = cast(CursorResult[Any], session.execute(unpublished)).rowcount
     if not gone:
         raise NotFound(f"image {image_id!r} is not published")
 

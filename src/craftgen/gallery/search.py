@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVarTuple
 
 from sqlalchemy import Integer, Select, column, func, literal_column, table, text
 
@@ -24,9 +24,12 @@ MAX_TERMS = 16  # more words than this add nothing but work
 _fts = table("gallery_fts", column("rowid", Integer))
 
 
+Row = TypeVarTuple("Row")  # the columns a query selects; search keeps them
+
+
 @dataclass(frozen=True)
-class Searched:
-    query: Select[Any]
+class Searched(Generic[*Row]):
+    query: Select[*Row]
     seq: Any | None  # a column equal to gallery_items.seq that orders faster, if the dialect has one
 
 
@@ -35,7 +38,7 @@ def words(q: str) -> list[str]:
     return re.findall(r"\w+", q.lower())[:MAX_TERMS]
 
 
-def restrict(query: Select[Any], *, dialect: str, q: str) -> Searched | None:
+def restrict(query: Select[*Row], *, dialect: str, q: str) -> Searched[*Row] | None:
     """`query` (over gallery_items) narrowed to rows with every word of `q` in their prompt,
     title or tags; None when `q` has no words."""
     terms = words(q)

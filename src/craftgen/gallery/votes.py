@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.session import transaction
@@ -45,9 +46,9 @@ def unlike(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -> i
     """Take a like back (none is a no-op); the like count after."""
     with transaction(sessions) as session:
         item = locked_item(session, image_id)
-        removed = session.execute(
-            delete(GalleryLike).where(GalleryLike.image_id == image_id, GalleryLike.user_id == user_id)
-        ).rowcount
+        unliked = delete(GalleryLike).where(GalleryLike.image_id == image_id, GalleryLike.user_id == user_id)
+        # A DELETE's result is a CursorResult; Session.execute is typed with the plain Result.
+        removed = cast(CursorResult[Any], session.execute(unliked)).rowcount
         item.likes -= removed
         return item.likes
 

@@ -61,7 +61,7 @@ def _border(arr: np.ndarray, width: int) -> np.ndarray:
 
 def _background_mask(bg_like: np.ndarray, *, min_hole_area: int) -> np.ndarray:
     """Background = background-like regions touching the edge, or enclosed and large (holes)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(bg_like.astype(np.uint8), connectivity=4)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(bg_like.astype(np.uint8), connectivity=4)
     keep = stats[:, cv2.CC_STAT_AREA] >= min_hole_area
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     keep[edge] = True

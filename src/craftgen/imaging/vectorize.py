@@ -162,7 +162,7 @@ def vectorize_alpha(
     if alpha.dtype != np.bool_:
         if not np.issubdtype(alpha.dtype, np.floating):
             raise InvalidRequest(f"alpha must be floats in [0, 1], got dtype {alpha.dtype}", field="alpha")
-        if not (np.isfinite(alpha).all() and 0.0 <= alpha.min() and alpha.max() <= 1.0):
+        if not (np.isfinite(alpha).all() and alpha.min() >= 0.0 and alpha.max() <= 1.0):
             low, high = alpha.min(), alpha.max()
             raise InvalidRequest(f"alpha must be floats in [0, 1], got {low} to {high}", field="alpha")
     for name, value, least in (("min_area", min_area, 0), ("max_nodes", max_nodes, 1), ("dpi", dpi, 1)):

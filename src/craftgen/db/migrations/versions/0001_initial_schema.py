@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 04:05:19.557791
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -18,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('queue_entries',
     sa.Column('seq', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('job_id', sa.String(length=32), nullable=False),
@@ -123,11 +122,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_images_job_id'), ['job_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_images_user_id'), ['user_id'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('images', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_images_user_id'))
         batch_op.drop_index(batch_op.f('ix_images_job_id'))
@@ -151,4 +150,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_queue_visible')
 
     op.drop_table('queue_entries')
-    
+

@@ -12,9 +12,10 @@ gallery/search.py queries both; the tsvector expression here is the one it expec
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0003"
 down_revision = "0002"
@@ -101,21 +102,22 @@ def upgrade() -> None:
         op.create_index(name, "gallery_items", columns, sqlite_where=VISIBLE, postgresql_where=VISIBLE)
     op.create_index("ix_gallery_reports", "gallery_items", ["reports"])
     op.create_index("ix_gallery_items_user_id", "gallery_items", ["user_id"])
-    for table, extra in (
+    tables: tuple[tuple[str, list[sa.Column[Any]]], ...] = (
         ("gallery_likes", []),
         ("gallery_reports", [sa.Column("reason", sa.Text(), nullable=False)]),
-    ):
-        columns = [
+    )
+    for table, extra in tables:
+        table_columns: list[sa.Column[Any]] = [
             sa.Column("image_id", sa.String(32), nullable=False),
             sa.Column("user_id", sa.String(32), nullable=False),
             *extra,
             sa.Column("created_at", sa.Float(), nullable=False),
         ]
         if table == "gallery_reports":
-            columns.append(sa.Column("resolved_at", sa.Float(), nullable=True))
+            table_columns.append(sa.Column("resolved_at", sa.Float(), nullable=True))
         op.create_table(
             table,
-            *columns,
+            *table_columns,
             sa.ForeignKeyConstraint(["image_id"], ["gallery_items.image_id"], ondelete="CASCADE"),
             sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
             sa.PrimaryKeyConstraint("image_id", "user_id"),
