@@ -20,11 +20,11 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from craftgen.db.tables import GalleryItem, GalleryLike
+from craftgen.engine.tools import TOOL_NAMES
 from craftgen.errors import InvalidRequest
 from craftgen.gallery import search
 from craftgen.gallery.entries import GalleryEntry, entry, entry_query
 from craftgen.gallery.options import GalleryOptions
-from craftgen.engine.tools import TOOL_NAMES
 
 Order = Literal["newest", "liked"]
 ORDERS: tuple[Order, ...] = ("newest", "liked")
