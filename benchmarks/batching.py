@@ -38,11 +38,11 @@ from craftgen.accounts import create_user
 from craftgen.config import Settings
 from craftgen.db.tables import Job, User
 from craftgen.engine.preview import Preview, PreviewProgress
+from craftgen.engine.requests import parse_request
 from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.worker import Worker
 from craftgen.processes import build_worker
 from craftgen.runtime import Runtime, build_runtime
-from craftgen.engine.requests import parse_request
 
 from bench_table import Row, print_rows, ratio
 
@@ -84,7 +84,9 @@ def stream_seconds(
     started = time.perf_counter()
     for index in range(jobs):
         user = users[index % len(users)]
-        request = parse_request(dict(tool="text", prompt=f"a cat, number {index}", seed=index, width=size, height=size, steps=steps))
+        request = parse_request(
+            dict(tool="text", prompt=f"a cat, number {index}", seed=index, width=size, height=size, steps=steps)
+        )
         submitted.append((user, runtime.jobs.submit(user, request).id))
         time.sleep(gap)
     _wait_all(runtime, submitted)
@@ -175,7 +177,9 @@ def bench_previews(folder: Path, *, size: int, steps: int, repeats: int) -> dict
         if index == 1:  # count only the measured runs
             render["seconds"], encode.seconds, encode.count = 0.0, 0.0, 0
         for previews in (True, False) if index % 2 else (False, True):
-            request = parse_request(dict(tool="text", prompt="a quilt of owls", seed=index, width=size, height=size, steps=steps))
+            request = parse_request(
+                dict(tool="text", prompt="a quilt of owls", seed=index, width=size, height=size, steps=steps)
+            )
             job_id = runtime.jobs.submit(user, request).id
             worker = _worker(runtime, "preview-bench", replace(base, previews=previews))
             started = time.perf_counter()
@@ -217,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 craftgen=f"{batched:.2f} jobs/s",
                 baseline=f"{single:.2f} jobs/s (one by one)",
                 ratio=ratio(1 / single, 1 / batched),
-                note=f"{jobs} jobs, {size} px, {steps} steps, 1 job per {gap * 1000:.0f} ms, 20 ms window, <=8 images a call "
+                note=f"{jobs} jobs, {size} px, {steps} steps, 1 job per {gap * 1000:.0f} ms, 20 ms window, "
+                "<=8 images a call "
                 f"(mean batch {mean_batch:.1f}); median of {repeats}",
             ),
             Row(
@@ -225,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 craftgen=f"{preview['per_job'] * 1000:.1f} ms a job ({share:.2f}%)",
                 baseline=f"{preview['on']:.2f} s job",
                 ratio="-",
-                note=f"{preview_size} px, {preview_steps} steps, {preview['previews']:.1f} previews a job (128 px WebP), "
+                note=f"{preview_size} px, {preview_steps} steps, {preview['previews']:.1f} previews a job "
+                "(128 px WebP), "
                 f"render + encode timed where spent; job wall time on / off {preview['on']:.2f} / "
                 f"{preview['off']:.2f} s, median of {preview_repeats} (A/B within this machine's noise)",
             ),

@@ -36,9 +36,9 @@ from craftgen.accounts import create_user
 from craftgen.config import Settings
 from craftgen.engine.base import OutputFile, ToolInput, ToolResult
 from craftgen.engine.engine import Engine
+from craftgen.engine.requests import parse_request
 from craftgen.processes import build_worker
 from craftgen.runtime import build_runtime
-from craftgen.engine.requests import parse_request
 
 from bench_table import Row, print_rows, ratio
 
@@ -81,10 +81,14 @@ def bench_overhead(*, jobs: int, folder: Path) -> tuple[float, float]:
         env=env, capture_output=True, text=True, check=True,
     ).stdout.split()[-1]
     log = open(folder / "service.log", "wb")  # noqa: SIM115 - closed below, after the children
-    api = subprocess.Popen([sys.executable, "-m", "craftgen.cli", "api", "--port", str(port)], env=env, stdout=log, stderr=log)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "craftgen.cli", "api", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
     worker = subprocess.Popen([sys.executable, "-m", "craftgen.cli", "worker"], env=env, stdout=log, stderr=log)
     try:
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
         for _ in range(600):
             try:
                 if client.get("/readyz").status_code == 200:
@@ -119,7 +123,9 @@ def bench_overhead(*, jobs: int, folder: Path) -> tuple[float, float]:
 def _stub_result(item: ToolInput) -> ToolResult:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buffer, format="PNG")
-    output = OutputFile(name="text-0.png", kind="image", media_type="image/png", data=buffer.getvalue(), width=8, height=8)
+    output = OutputFile(
+        name="text-0.png", kind="image", media_type="image/png", data=buffer.getvalue(), width=8, height=8
+    )
     return ToolResult(tool="text", model="stub", seed=item.seed, outputs=[output])
 
 
@@ -177,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="craftgen-bench-") as folder:
         service, local = bench_overhead(jobs=jobs, folder=Path(folder))
         rate = bench_throughput(jobs=stub_jobs, workers=2, clients=8, folder=Path(folder))
-    print(f"craftgen service benchmark ({'smoke' if args.smoke else 'full'}); {os.cpu_count()} cores; SQLite + local files")
+    mode = "smoke" if args.smoke else "full"
+    print(f"craftgen service benchmark ({mode}); {os.cpu_count()} cores; SQLite + local files")
     print_rows(
         [
             Row(

@@ -76,7 +76,9 @@ def refund(session: Session, *, job_id: str, now: float) -> int:
     try:
         with session.begin_nested():  # a savepoint, so a refused duplicate leaves the transaction usable
             session.add(
-                CreditLedger(user_id=row.user_id, job_id=job_id, delta=row.credits_charged, reason=REFUND, created_at=now)
+                CreditLedger(
+                    user_id=row.user_id, job_id=job_id, delta=row.credits_charged, reason=REFUND, created_at=now
+                )
             )
     except IntegrityError:
         return 0  # refunded already
@@ -97,7 +99,9 @@ def usage(session: Session, *, user_id: str, period: str) -> Usage:
     start, end = period_bounds(period)
     since, until = start.timestamp(), end.timestamp()
     jobs = session.scalar(
-        select(func.count()).select_from(Job).where(Job.user_id == user_id, Job.created_at >= since, Job.created_at < until)
+        select(func.count())
+        .select_from(Job)
+        .where(Job.user_id == user_id, Job.created_at >= since, Job.created_at < until)
     )
     images = session.scalar(
         select(func.count())

@@ -16,15 +16,15 @@ from craftgen.db.tables import Job, User
 from craftgen.engine.base import ToolInput
 from craftgen.engine.engine import Engine
 from craftgen.engine.preview import PreviewProgress
+from craftgen.engine.requests import parse_request
 from craftgen.jobs import states
 from craftgen.runtime import Runtime
-from craftgen.schemas import GenerateRequest
 from tests.jobs.conftest import make_worker
 
 
 def _submit(runtime: Runtime, user: User, **fields: object) -> str:
     fields = {"tool": "text", "prompt": "a cat", "seed": 1, **fields}
-    return runtime.jobs.submit(user, GenerateRequest(**fields)).id  # type: ignore[arg-type]
+    return runtime.jobs.submit(user, parse_request(fields)).id
 
 
 def _users(runtime: Runtime, count: int) -> list[User]:
@@ -129,7 +129,7 @@ def test_a_job_that_does_not_fit_keeps_its_place_and_is_not_an_attempt(runtime: 
 def test_each_job_in_a_mixed_batch_gets_the_images_it_gets_alone(engine: Engine) -> None:
     def item(**fields: object) -> ToolInput:
         base = {"tool": "text", "width": 64, "height": 64, "steps": 2}
-        return engine.prepare(GenerateRequest(**{**base, **fields}))  # type: ignore[arg-type]
+        return engine.prepare(parse_request({**base, **fields}))
 
     items = [
         item(prompt="a quilt of owls", num_images=4, seed=11),

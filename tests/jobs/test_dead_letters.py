@@ -10,11 +10,11 @@ from sqlalchemy import select
 from craftgen.accounts import create_user
 from craftgen.config import Settings
 from craftgen.db.tables import User
+from craftgen.engine.requests import parse_request
 from craftgen.jobs import states
 from craftgen.jobs.middleware import DeadLetterSweep
 from craftgen.jobs.queue_redis import RedisQueue
 from craftgen.runtime import build_runtime
-from craftgen.schemas import GenerateRequest
 from tests.conftest import REDIS_URL, require_service
 from tests.jobs.conftest import make_worker
 
@@ -33,7 +33,7 @@ def test_a_dead_lettered_job_is_failed_and_refunded(tmp_path: Path) -> None:
     assert isinstance(queue, RedisQueue)
     try:
         user = create_user(runtime.sessions, name="pat", plan="pro")[0]
-        job_id = runtime.jobs.submit(user, GenerateRequest(tool="text", prompt="a cat", num_images=2)).id
+        job_id = runtime.jobs.submit(user, parse_request(dict(tool="text", prompt="a cat", num_images=2))).id
         with runtime.sessions() as session:
             charged = session.scalar(select(User.credits).where(User.id == user.id))
         # 1. Handed out twice and handed back each time (a worker that keeps dying before it

@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from craftgen.db.tables import ImageRow, Job, User
+from craftgen.engine.requests import parse_request
 from craftgen.jobs import states
 from craftgen.runtime import Runtime
-from craftgen.schemas import GenerateRequest
 from tests.jobs.conftest import make_worker
 
 
 def _submit(runtime: Runtime, user: User, **fields) -> str:
     fields = {"tool": "text", "prompt": "a cat", "seed": 1, **fields}
-    return runtime.jobs.submit(user, GenerateRequest(**fields)).id
+    return runtime.jobs.submit(user, parse_request(fields)).id
 
 
 def _images(runtime: Runtime, job_id: str) -> int:
@@ -143,7 +143,9 @@ def test_a_job_whose_upload_vanished_fails_clearly(runtime: Runtime, pro: User) 
 
     buffer = io.BytesIO()
     Image.new("RGB", (96, 96), "white").save(buffer, format="PNG")
-    upload = save_upload(runtime.sessions, runtime.store, user_id=pro.id, data=buffer.getvalue(), limits=runtime.engine.limits)
+    upload = save_upload(
+        runtime.sessions, runtime.store, user_id=pro.id, data=buffer.getvalue(), limits=runtime.engine.limits
+    )
     job_id = _submit(runtime, pro, tool="upscale", image=upload.id, prompt="", strength=0)
     runtime.store.delete(upload.storage_key)
     make_worker(runtime).run_once()
@@ -171,10 +173,11 @@ def test_a_submission_the_queue_cannot_take_leaves_nothing_behind(runtime: Runti
 
     monkeypatch.setattr(runtime.queue, "enqueue", down)
     with pytest.raises(Unavailable, match="retry"):
-        runtime.jobs.submit(pro, GenerateRequest(tool="text", prompt="x"), idempotency_key="k1")
+        runtime.jobs.submit(pro, parse_request(dict(tool="text", prompt="x")), idempotency_key="k1")
     assert runtime.jobs.list(pro.id) == []
     monkeypatch.undo()
-    assert runtime.jobs.submit(pro, GenerateRequest(tool="text", prompt="x"), idempotency_key="k1").status == "queued"
+    again = runtime.jobs.submit(pro, parse_request(dict(tool="text", prompt="x")), idempotency_key="k1")
+    assert again.status == "queued"
 
 
 def test_the_worker_loop_survives_an_unreachable_queue(runtime: Runtime, pro: User, monkeypatch) -> None:

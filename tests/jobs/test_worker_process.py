@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from craftgen.accounts import create_user
 from craftgen.config import Settings
 from craftgen.db.tables import ImageRow, Job
+from craftgen.engine.requests import parse_request
 from craftgen.jobs import states
 from craftgen.runtime import Runtime, build_runtime
-from craftgen.schemas import GenerateRequest
 
 SLOW_JOB = {"tool": "text", "prompt": "a slow cat", "width": 512, "height": 512, "steps": 40, "seed": 3}
 
@@ -68,7 +68,7 @@ def test_sigkill_mid_job_then_a_new_worker_finishes_it_exactly_once(tmp_path: Pa
     data = tmp_path / "data"
     runtime = _runtime(data)
     user = create_user(runtime.sessions, name="kim", plan="pro")[0]
-    job_id = runtime.jobs.submit(user, GenerateRequest(**SLOW_JOB)).id
+    job_id = runtime.jobs.submit(user, parse_request(SLOW_JOB)).id
 
     first = _start_worker(data, "first")
     try:
@@ -99,8 +99,8 @@ def test_sigterm_finishes_the_batch_in_hand_then_exits(tmp_path: Path) -> None:
     data = tmp_path / "data"
     runtime = _runtime(data)
     user = create_user(runtime.sessions, name="sam", plan="pro")[0]
-    job_id = runtime.jobs.submit(user, GenerateRequest(**SLOW_JOB)).id
-    queued = runtime.jobs.submit(user, GenerateRequest(**{**SLOW_JOB, "steps": 3, "width": 128, "height": 128})).id
+    job_id = runtime.jobs.submit(user, parse_request(SLOW_JOB)).id
+    queued = runtime.jobs.submit(user, parse_request({**SLOW_JOB, "steps": 3, "width": 128, "height": 128})).id
 
     worker = _start_worker(data, "term")
     try:

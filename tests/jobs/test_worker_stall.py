@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from craftgen.db.tables import User
+from craftgen.engine.requests import parse_request
 from craftgen.runtime import Runtime
-from craftgen.schemas import GenerateRequest
 from tests.jobs.conftest import make_worker
 
 BATCH_SECONDS = 1.6
@@ -38,11 +38,17 @@ def _slow_batch(*, steps: bool) -> Callable[..., list]:
 def test_a_hung_worker_lets_its_jobs_go_and_stops_looking_alive(
     runtime: Runtime, pro: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hung: bool
 ) -> None:
-    job_id = runtime.jobs.submit(pro, GenerateRequest(tool="text", prompt="a cat", seed=1)).id
+    job_id = runtime.jobs.submit(pro, parse_request(dict(tool="text", prompt="a cat", seed=1))).id
     alive = tmp_path / "alive"
     monkeypatch.setattr(runtime.engine, "run_batch", _slow_batch(steps=not hung))
     worker = make_worker(
-        runtime, "w1", lease_seconds=LEASE, stall_seconds=0.4, alive_file=str(alive), max_attempts=5, progress_interval=0
+        runtime,
+        "w1",
+        lease_seconds=LEASE,
+        stall_seconds=0.4,
+        alive_file=str(alive),
+        max_attempts=5,
+        progress_interval=0,
     )
     running = threading.Thread(target=worker.run_once)
     running.start()

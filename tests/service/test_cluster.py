@@ -48,7 +48,9 @@ def _start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as handle:
-        return subprocess.Popen([sys.executable, "-m", "craftgen.cli", *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "craftgen.cli", *args], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
 
 
 @pytest.mark.slow
@@ -99,7 +101,11 @@ def test_sixty_jobs_exactly_once_through_kills_and_restarts(tmp_path: Path, moto
                 )
                 keys.append(made.stdout.split()[-1])
             clients = [
-                httpx.Client(base_url=f"http://127.0.0.1:{ports[n % 2]}", headers={"Authorization": f"Bearer {keys[n % USERS]}"}, timeout=60)
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{ports[n % 2]}",
+                    headers={"Authorization": f"Bearer {keys[n % USERS]}"},
+                    timeout=60,
+                )
                 for n in range(USERS * 2)
             ]
 
@@ -109,7 +115,7 @@ def test_sixty_jobs_exactly_once_through_kills_and_restarts(tmp_path: Path, moto
                 body = {"tool": "text", "prompt": f"cat {index}", "seed": index}
                 if index % 5 == 0:
                     body.update(width=256, height=256, steps=12)
-                for attempt in range(20):  # a 503 while Redis restarts is retried with the same key
+                for _ in range(20):  # a 503 while Redis restarts is retried with the same key
                     response = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": f"job-{index}"})
                     if response.status_code == 202:
                         return index % len(clients), response.json()["id"]

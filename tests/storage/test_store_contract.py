@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from craftgen.errors import NotFound
+from craftgen.storage.backends import open_store
 from craftgen.storage.local import LocalStore
 from craftgen.storage.s3 import S3Store
-from craftgen.storage.backends import open_store
 from craftgen.storage.store import BlobStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # every byte value, so nothing is re-encoded

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -175,7 +175,8 @@ class RedisQueue:
         self._run(self._remove, [self._stream(priority), self.counts_key, self.ids_key], [job_id, where])
 
     def take_dead(self, *, max_items: int) -> list[DeadLetter]:
-        entries = self.client.xrange(self.dead_key, count=max_items)
+        # The client decodes responses (decode_responses=True): ids and fields are str.
+        entries = cast(list[tuple[str, dict[str, str]]], self.client.xrange(self.dead_key, count=max_items))
         return [
             DeadLetter(job_id=fields["job_id"], receipt=entry_id, reason=fields.get("reason", "dead-lettered"))
             for entry_id, fields in entries

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,12 +24,12 @@ from craftgen.db.tables import Job
 from craftgen.engine.base import ToolInput, ToolResult
 from craftgen.engine.engine import Engine
 from craftgen.engine.preview import Preview, PreviewProgress, data_url
+from craftgen.engine.requests import stored_request
 from craftgen.errors import Canceled, InvalidRequest, ModelUnavailable, NotFound
 from craftgen.jobs.lifecycle import Attempt, JobLifecycle, Skipped
 from craftgen.jobs.middleware import Middleware, standard_middleware
 from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.queue import Delivery, JobQueue
-from craftgen.engine.requests import stored_request
 from craftgen.storage.store import BlobStore
 from craftgen.uploads import load_upload
 
@@ -45,7 +46,7 @@ class _Running:
 
     delivery: Delivery
     attempt: Attempt
-    item: ToolInput | None = None
+    item: ToolInput[Any] | None = None
     canceled: bool = False
 
     @property

@@ -75,7 +75,7 @@ class S3Store:
         # A prefix names a folder, as on disk: "jobs/a" lists jobs/a/..., never jobs/ab/...
         folder = self._key(prefix) + "/" if prefix else (f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
-        keys = []
+        keys: list[str] = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder):
             keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
         return sorted(keys)
