@@ -34,6 +34,7 @@ class Studio:
     order: int = 50  # place in the form (lower first; equal ones keep the model's field order)
     more: bool = False  # under "More options"
     half: bool = False  # half a row wide, beside its pair (width and height, the sides)
+    hint: str = ""  # a line under the control, in crafters' words (descriptions are for the API)
 
 
 # Fields every tool that runs a model shares ---------------------------------------------------
@@ -42,12 +43,12 @@ Prompt = Annotated[str, Field(description="what to make")]  # the studio shows i
 NegativePrompt = Annotated[
     str,
     Field(description="what to leave out"),
-    Studio("Leave out", order=80, more=True),
+    Studio("Leave out", order=80, more=True, hint="things you don't want, e.g. text, blurry"),
 ]
 Seed = Annotated[
     int | None,
     Field(ge=0, le=2**32 - 1, description="the same seed makes the same picture; left out: a random one"),
-    Studio("Seed", order=90, more=True),
+    Studio("Seed", order=90, more=True, hint="blank for a surprise; the same seed makes the same picture"),
 ]
 ModelName = Annotated[str | None, Field(description="a model from GET /v1/models (the CLI also takes a diffusers folder or a .safetensors file); left out: the default")]
 Steps = Annotated[int | None, Field(description="denoising steps; left out: the model's default")]
@@ -63,7 +64,7 @@ NumImages = Annotated[
 Side = Annotated[
     int | None,
     Field(description="pixels, a multiple of 8; left out: the model's size"),
-    Studio("Width", unit="px", half=True, order=30),
+    Studio("Width", unit="px", half=True, order=30, hint="a multiple of 8"),
 ]
 @dataclass(frozen=True)
 class InputFile:
@@ -107,7 +108,7 @@ class Size(BaseModel):
     height: Annotated[
         int | None,
         Field(description="pixels, a multiple of 8; left out: the model's size"),
-        Studio("Height", unit="px", half=True, order=30),
+        Studio("Height", unit="px", half=True, order=30, hint="a multiple of 8"),
     ] = None
 
 

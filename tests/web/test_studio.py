@@ -11,24 +11,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Download, Locator, Page, expect
 
+from craftgen.engine.base import Tool
+from craftgen.engine.options import EngineOptions
+from craftgen.engine.tools import TOOLS
+from craftgen.schemas import studio_hint
+from craftgen.web.catalog import Control, ToolPage, tool_pages
 from tests.web.conftest import DESKTOP, PHONE, RESULT_TIMEOUT, SCREENSHOTS, Studio
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-TITLES = {
-    "pattern": "Pattern",
-    "clipart": "Clipart",
-    "text": "Text to image",
-    "cutout": "Cutout",
-    "variations": "Variations",
-    "outpaint": "Outpaint",
-    "upscale": "Upscale",
-}
+TITLES = {name: tool.card.title for name, tool in TOOLS.items()}
+DEFAULT_SIZE = 128  # the test service's CRAFTGEN_DEFAULT_SIZE
 
 # Keeps every text the progress line shows, so a test can tell it saw the job move.
 WATCH_PROGRESS = """() => {
@@ -36,7 +35,8 @@ WATCH_PROGRESS = """() => {
   const text = document.querySelector("[data-progress-text]");
   const bar = document.querySelector("progress");
   new MutationObserver(() => window.progressSeen.push(`${text.textContent}|${bar.value}`))
-    .observe(document.querySelector("[data-progress-panel]"), {subtree: true, childList: true, characterData: true, attributes: true});
+    .observe(document.querySelector("[data-progress-panel]"),
+      {subtree: true, childList: true, characterData: true, attributes: true});
 }"""
 
 
@@ -231,6 +231,8 @@ def test_use_as_input_sends_a_result_to_another_tool(page: Page) -> None:
     page.get_by_label("Prompt").fill("a watercolor fox")
     generate(page)
     card = first_result(page, "Text to image")
+    targets = card.get_by_label("Send to").locator("option").all_inner_texts()
+    assert targets == [tool.card.title for tool in TOOLS.values() if tool.needs_image]
     card.get_by_label("Send to").select_option(label="Outpaint")
     card.get_by_role("button", name="Use as input").click()
 
@@ -264,7 +266,8 @@ def test_my_images_lists_finished_work_newest_first(page: Page) -> None:
     names = page.get_by_role("img").evaluate_all("images => images.map(i => i.alt)")
     assert names.index("Clipart result 1: a pear") < names.index("Clipart result 1: a lemon")
     card = page.get_by_role("figure").filter(has=lemon)
-    expect(card.get_by_role("link", name="Download SVG")).to_have_attribute("href", re.compile(r"^/v1/images/\w+/file$"))
+    svg_link = card.get_by_role("link", name="Download SVG")
+    expect(svg_link).to_have_attribute("href", re.compile(r"^/v1/images/\w+/file$"))
     expect(card.get_by_role("button", name="Use as input")).to_be_visible()
 
 
@@ -278,7 +281,8 @@ def test_publish_find_like_and_remix_in_the_gallery(page: Page) -> None:
 
     # 1. Publish it from My images, with a title and tags.
     page.get_by_role("link", name="My images").click()
-    card = page.get_by_role("figure").filter(has=page.get_by_role("img", name="Text to image result 1: a lemon grove at dawn"))
+    picture = page.get_by_role("img", name="Text to image result 1: a lemon grove at dawn")
+    card = page.get_by_role("figure").filter(has=picture)
     card.get_by_text("Publish to the gallery").click()
     card.get_by_label("Title (optional)").fill("Citrus morning")
     card.get_by_label("Tags, separated by commas (optional)").fill("citrus, sunrise")
@@ -368,6 +372,86 @@ def test_an_admin_reviews_a_reported_image(page: Page, browser: Browser, studio:
     assert image_id not in [item["id"] for item in listed]
 
 
+def control(page: ToolPage, name: str) -> Control:
+    return next(c for c in page.controls if c.name == name)
+
+
+def choices(c: Control) -> list[tuple[str, str]]:
+    return [(choice.value, choice.label) for choice in c.choices]
+
+
+def test_tool_pages_read_the_declarations() -> None:
+    """The derived forms say what the hand-written ones said (labels, choices, starting values)."""
+    pages = tool_pages(options=EngineOptions(default_size=256))
+    assert list(pages) == list(TOOLS)
+    pattern, upscale, variations = pages["pattern"], pages["upscale"], pages["variations"]
+
+    repeat = control(pattern, "repeat")
+    assert (repeat.kind, repeat.label, repeat.default, repeat.numeric) == ("select", "Repeat", "grid", False)
+    assert choices(repeat) == [("grid", "Grid"), ("half-drop", "Half-drop"), ("brick", "Brick"), ("mirror", "Mirror")]
+    assert repeat.hint == "how each tile lines up with the next"
+    for side, label in (("width", "Tile width"), ("height", "Tile height")):
+        tile = control(pattern, side)
+        assert (tile.kind, tile.label, tile.default, tile.unit, tile.half) == ("number", label, 256, "px", True)
+        assert tile.hint == "a multiple of 8"
+    assert [c.name for c in pattern.main_controls] == ["repeat", "width", "height", "num_images"]
+    assert [c.name for c in pattern.more_controls] == ["seamless_x", "seamless_y", "negative_prompt", "seed"]
+    assert control(pattern, "seamless_x").kind == "checkbox" and control(pattern, "seamless_x").default is True
+    assert control(pattern, "seed").default is None and control(pattern, "negative_prompt").default == ""
+    assert control(pages["text"], "width").label == "Width"
+    how_many = control(pattern, "num_images")
+    assert how_many.numeric and how_many.default == "1" and choices(how_many) == [(str(n), str(n)) for n in range(1, 5)]
+
+    scale = control(upscale, "scale")
+    assert (scale.kind, scale.label, scale.default, scale.numeric) == ("select", "Make it", "2", True)
+    assert choices(scale) == [("2", "2× bigger"), ("4", "4× bigger")]
+    strength = control(upscale, "strength")
+    # The tool's own strength is not a choice: the blank choice ("recommended") stands for it.
+    assert (strength.label, strength.default, strength.numeric) == ("Extra detail", "", True)
+    assert choices(strength) == [("", "A little (recommended)"), ("0", "None: just resize"), ("0.5", "More")]
+    assert control(variations, "strength").default == "0.6"
+    assert choices(control(variations, "strength")) == [("0.3", "A little"), ("0.6", "Some"), ("0.9", "A lot")]
+
+    assert pattern.repeat_view and not pattern.transparent and not pattern.image and pattern.prompt == "required"
+    assert pages["clipart"].transparent and pages["clipart"].svg
+    assert pages["cutout"].prompt == "none" and pages["cutout"].image and pages["cutout"].transparent
+    assert upscale.prompt == "optional" and upscale.image and not upscale.repeat_view
+
+
+def studio_fields(tool: Tool[Any]) -> list[str]:
+    """The tool's Studio-marked fields as its form lays them out: main ones, then More options."""
+    marked = {name: hint for name, info in tool.request_model.model_fields.items() if (hint := studio_hint(info))}
+    in_order = sorted(marked, key=lambda name: marked[name].order)
+    return [name for name in in_order if not marked[name].more] + [name for name in in_order if marked[name].more]
+
+
+NAMED_CONTROLS = """form => [...form.elements].filter(e => e.name).map(e => [
+  e.name,
+  e.labels && e.labels.length ? e.labels[0].textContent.trim() : "",
+  e.type === "checkbox" ? String(e.checked) : e.value,
+])"""
+
+
+@pytest.mark.parametrize("name", list(TOOLS))
+def test_every_tool_form_has_exactly_its_declared_fields(page: Page, name: str) -> None:
+    tool = TOOLS[name]
+    page.goto(f"/tools/{name}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(tool.card.title)
+    found = page.locator("#tool-form").evaluate(NAMED_CONTROLS)
+    expected = ["image"] * tool.needs_image + ["prompt"] * (tool.prompt_mode != "none") + studio_fields(tool)
+    assert [entry[0] for entry in found] == expected
+    fields = tool.request_model.model_fields
+    starts = tool.defaults(tool.request_model(), None, EngineOptions(default_size=DEFAULT_SIZE))
+    for field, label, value in found:
+        hint = studio_hint(fields[field])
+        if hint is None:
+            continue
+        assert label.startswith(hint.label), (field, label)
+        start = starts.get(field)
+        if start is not None and not hint.choices:  # a choices select may stand for the default by its blank
+            assert value == str(start).lower() if isinstance(start, bool) else value == str(start), (field, value)
+
+
 UNLABELLED = """() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a")]
   .filter(c => c.offsetParent !== null)
   .filter(c => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
@@ -380,7 +464,11 @@ def test_every_page_fits_has_labels_and_is_screenshotted(
 ) -> None:
     viewport = DESKTOP if size_name == "desktop" else PHONE
     page.set_viewport_size(viewport)
-    pages = {"home": "/", **{f"tool-{tool}": f"/tools/{tool}" for tool in TITLES}, "images": "/images", "gallery": "/gallery", "account": "/account", "signin": "/signin"}
+    pages = {
+        "home": "/",
+        **{f"tool-{tool}": f"/tools/{tool}" for tool in TOOLS},
+        **{name: f"/{name}" for name in ("images", "gallery", "account", "signin")},
+    }
     for name, path in pages.items():
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()

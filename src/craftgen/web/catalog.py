@@ -1,30 +1,43 @@
-"""What the studio says about each tool: its card on the home page and the controls of its form.
+"""What the studio says about each tool, read from the tools' own declarations.
 
-Every control is named after the GenerateRequest field it sets, so an API error's `field`
-finds the control to show it next to. Labels are plain words for crafters; the API's own
-checks stay the only validation (the forms add none of their own).
+A tool's page (its card on the home page, its form, how its results show) comes from its
+`Tool` class: the card and outputs as declared, and one control per request field that carries
+`Studio` metadata, in `Studio.order`. Every control is named after the field it sets, so an API
+error's `field` finds the control to show it next to. The API's own checks stay the only
+validation (the forms add none of their own).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from types import MappingProxyType
+from typing import Any, Literal, Union, get_args, get_origin
 
-from craftgen.schemas import TOOL_NAMES
+from pydantic.fields import FieldInfo
+
+from craftgen.engine.base import Tool
+from craftgen.engine.options import EngineOptions
+from craftgen.engine.tools import TOOLS
+from craftgen.schemas import Studio, studio_hint
+
+Value = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
 class Choice:
-    value: str
+    value: str  # as the form sends it ("" sends nothing)
     label: str
 
 
 @dataclass(frozen=True)
 class Control:
-    name: str  # the GenerateRequest field
+    name: str  # the request field
     label: str
     kind: Literal["number", "select", "checkbox", "text"]
-    default: str | int | float | bool | None = None
+    default: Value = None  # a select's default is one of its choices' values
     choices: tuple[Choice, ...] = ()
     hint: str = ""
     unit: str = ""
@@ -41,10 +54,11 @@ class ToolPage:
     example: str
     prompt: Literal["required", "optional", "none"]
     ideas: tuple[str, ...] = ()
-    image: bool = False
+    image: bool = False  # takes an input image
     controls: tuple[Control, ...] = field(default_factory=tuple)
     repeat_view: bool = False  # results can be shown repeated 3x3
     svg: bool = False  # results come with an SVG cut file
+    transparent: bool = False  # results have a transparent background (shown on a checkerboard)
 
     @property
     def main_controls(self) -> tuple[Control, ...]:
@@ -55,162 +69,75 @@ class ToolPage:
         return tuple(c for c in self.controls if c.more)
 
 
-def _count(most: int = 4) -> Control:
-    return Control(
-        "num_images",
-        "How many",
-        "select",
-        "1",
-        tuple(Choice(str(n), str(n)) for n in range(1, most + 1)),
-        numeric=True,
+def _option(value: object) -> str:
+    """A value as a select option sends it: None sends nothing."""
+    return "" if value is None else str(value)
+
+
+def _bare(annotation: Any) -> Any:
+    """`X | None` as X (the form leaves a field out by sending nothing)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        rest = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+def _control(name: str, info: FieldInfo, studio: Studio, start: object) -> Control:
+    """The control for one field, starting at `start` (the tool's default, else the model's)."""
+    text = Control(name, studio.label, "text", hint=studio.hint, unit=studio.unit, more=studio.more, half=studio.half)
+    annotation = _bare(info.annotation)
+    pairs: tuple[tuple[object, str], ...] = studio.choices
+    if not pairs and get_origin(annotation) is Literal:
+        labels = dict(studio.labels)
+        pairs = tuple((value, labels.get(value, str(value))) for value in get_args(annotation))
+    if pairs:
+        values = [value for value, _ in pairs]
+        # A tool default the choices do not offer is what their blank choice stands for.
+        default = start if start in values else info.default
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values if v is not None)
+        choices = tuple(Choice(_option(value), label) for value, label in pairs)
+        return replace(text, kind="select", default=_option(default), choices=choices, numeric=numeric)
+    if annotation is bool:
+        return replace(text, kind="checkbox", default=bool(start))
+    if annotation in (int, float):
+        assert start is None or isinstance(start, int | float), f"{name}: a number starts at a number"
+        return replace(text, kind="number", default=start)
+    if annotation is str:
+        return replace(text, default=_option(start))
+    raise TypeError(f"the studio has no control for {name}: {info.annotation}")
+
+
+def _controls(tool: Tool[Any], options: EngineOptions) -> tuple[Control, ...]:
+    fields = tool.request_model.model_fields
+    starts = tool.defaults(tool.request_model(tool=tool.name), None, options)
+    marked = [(name, info, hint) for name, info in fields.items() if (hint := studio_hint(info)) is not None]
+    marked.sort(key=lambda entry: entry[2].order)  # stable: equal orders keep the field order
+    controls = []
+    for name, info, hint in marked:
+        start = starts.get(name)
+        controls.append(_control(name, info, hint, info.default if start is None else start))
+    return tuple(controls)
+
+
+def tool_page(tool: Tool[Any], options: EngineOptions) -> ToolPage:
+    card = tool.card
+    return ToolPage(
+        name=tool.name,
+        title=card.title,
+        makes=card.makes,
+        example=card.example,
+        prompt=tool.prompt_mode,
+        ideas=card.ideas,
+        image=tool.needs_image,
+        controls=_controls(tool, options),
+        repeat_view=tool.outputs.repeat_preview,
+        svg=tool.outputs.svg,
+        transparent=tool.outputs.transparent,
     )
 
 
-def _size(default_size: int, noun: str = "") -> tuple[Control, Control]:
-    hint = "a multiple of 8"
-    return (
-        Control("width", f"{noun}Width".capitalize(), "number", default_size, unit="px", hint=hint, half=True),
-        Control("height", f"{noun}Height".capitalize(), "number", default_size, unit="px", hint=hint, half=True),
-    )
-
-
-_NEGATIVE = Control(
-    "negative_prompt", "Leave out", "text", "", hint="things you don't want, e.g. text, blurry", more=True
-)
-_SEED = Control("seed", "Seed", "number", None, hint="blank for a surprise; the same seed makes the same picture", more=True)
-
-
-def tool_pages(*, default_size: int) -> dict[str, ToolPage]:
-    """The tools in the order the home page shows them."""
-    pages = [
-        ToolPage(
-            name="pattern",
-            title="Pattern",
-            makes="A seamless tile for fabric, gift wrap and scrapbook paper.",
-            example="cute strawberries on pale pink",
-            prompt="required",
-            ideas=(
-                "cute strawberries on pale pink",
-                "vintage roses, cottagecore",
-                "tiny gold stars on navy",
-                "watercolor lemons and leaves",
-            ),
-            controls=(
-                Control(
-                    "repeat",
-                    "Repeat",
-                    "select",
-                    "grid",
-                    (
-                        Choice("grid", "Grid"),
-                        Choice("half-drop", "Half-drop"),
-                        Choice("brick", "Brick"),
-                        Choice("mirror", "Mirror"),
-                    ),
-                    hint="how each tile lines up with the next",
-                ),
-                *_size(default_size, "tile "),
-                _count(),
-                Control("seamless_x", "Seamless left to right", "checkbox", True, more=True),
-                Control("seamless_y", "Seamless top to bottom", "checkbox", True, more=True),
-                _NEGATIVE,
-                _SEED,
-            ),
-            repeat_view=True,
-        ),
-        ToolPage(
-            name="clipart",
-            title="Clipart",
-            makes="A sticker-style picture on a transparent background, with an SVG cut file.",
-            example="a happy cartoon sun",
-            prompt="required",
-            ideas=("a happy cartoon sun", "a cute cat with a bow", "a hot air balloon", "a cactus in a pot"),
-            controls=(*_size(default_size), _count(), _NEGATIVE, _SEED),
-            svg=True,
-        ),
-        ToolPage(
-            name="text",
-            title="Text to image",
-            makes="Pictures from a description, several at once.",
-            example="a watercolor fox in a flower crown",
-            prompt="required",
-            ideas=(
-                "a watercolor fox in a flower crown",
-                "vintage botanical print of ferns",
-                "a cozy cabin in the snow, storybook style",
-                "a kawaii cupcake with sprinkles",
-            ),
-            controls=(*_size(default_size), _count(), _NEGATIVE, _SEED),
-        ),
-        ToolPage(
-            name="cutout",
-            title="Cutout",
-            makes="Your picture with the background taken away: a transparent PNG and an SVG cut file.",
-            example="a drawing on plain white paper",
-            prompt="none",
-            image=True,
-            svg=True,
-        ),
-        ToolPage(
-            name="variations",
-            title="Variations",
-            makes="New takes on your own picture, the same size as it.",
-            example="a pencil sketch, redone as watercolor",
-            prompt="optional",
-            ideas=("in watercolor", "as a linocut print", "in pastel colors", "as a pencil drawing"),
-            image=True,
-            controls=(
-                Control(
-                    "strength",
-                    "How much to change",
-                    "select",
-                    "0.6",
-                    (Choice("0.3", "A little"), Choice("0.6", "Some"), Choice("0.9", "A lot")),
-                    numeric=True,
-                ),
-                _count(),
-                _NEGATIVE,
-                _SEED,
-            ),
-        ),
-        ToolPage(
-            name="outpaint",
-            title="Outpaint",
-            makes="Your picture made bigger: new scenery around the edges, the original kept exactly.",
-            example="a square photo widened into a banner",
-            prompt="optional",
-            ideas=("more of the same background", "a sunny meadow", "a starry night sky", "a wooden table top"),
-            image=True,
-            controls=(
-                Control("left", "Add to the left", "number", 0, unit="px", half=True),
-                Control("right", "Add to the right", "number", 0, unit="px", half=True),
-                Control("top", "Add to the top", "number", 0, unit="px", half=True),
-                Control("bottom", "Add to the bottom", "number", 0, unit="px", half=True),
-                _NEGATIVE,
-                _SEED,
-            ),
-        ),
-        ToolPage(
-            name="upscale",
-            title="Upscale",
-            makes="A bigger, sharper copy for printing; a seamless pattern stays seamless.",
-            example="a 512 px tile made 2048 px for fabric",
-            prompt="optional",
-            ideas=("sharp, detailed", "soft watercolor texture"),
-            image=True,
-            controls=(
-                Control("scale", "Make it", "select", "2", (Choice("2", "2× bigger"), Choice("4", "4× bigger")), numeric=True),
-                Control(
-                    "strength",
-                    "Extra detail",
-                    "select",
-                    "",
-                    (Choice("", "A little (recommended)"), Choice("0", "None: just resize"), Choice("0.5", "More")),
-                    numeric=True,
-                ),
-                _SEED,
-            ),
-        ),
-    ]
-    assert {page.name for page in pages} == set(TOOL_NAMES), "every tool has a studio page"
-    return {page.name: page for page in pages}
+@cache
+def tool_pages(*, options: EngineOptions) -> Mapping[str, ToolPage]:
+    """Every tool's page, in the order the home page shows them (built once per options)."""
+    return MappingProxyType({name: tool_page(tool, options) for name, tool in TOOLS.items()})

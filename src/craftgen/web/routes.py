@@ -11,6 +11,7 @@ from this site's own pages (Origin).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -55,11 +56,29 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-IMAGE_TOOLS = ("cutout", "variations", "outpaint", "upscale")  # where "Use as input" can send a result
 
 
-def _pages(runtime: Runtime) -> dict[str, ToolPage]:
-    return tool_pages(default_size=runtime.settings.default_size)
+def _pages(runtime: Runtime) -> Mapping[str, ToolPage]:
+    return tool_pages(options=runtime.engine.options)
+
+
+def studio_data(pages: Mapping[str, ToolPage]) -> dict[str, object]:
+    """What studio.js knows about the tools (it names none itself): "Use as input" offers the
+    ones that take an image, results show on a checkerboard or repeated 3x3 as declared."""
+    return {
+        "csrfHeader": CSRF_HEADER,
+        "tools": [
+            {
+                "name": page.name,
+                "title": page.title,
+                "takesImage": page.image,
+                "transparent": page.transparent,
+                "svg": page.svg,
+                "repeatPreview": page.repeat_view,
+            }
+            for page in pages.values()
+        ],
+    }
 
 
 def _is_loopback(request: Request) -> bool:
@@ -97,11 +116,6 @@ def _render(
     request: Request, runtime: Runtime, template: str, *, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     pages = _pages(runtime)
-    studio_data = {
-        "csrfHeader": CSRF_HEADER,
-        "tools": [{"name": page.name, "title": page.title} for page in pages.values()],
-        "imageTools": [{"name": name, "title": pages[name].title} for name in IMAGE_TOOLS],
-    }
     return templates.TemplateResponse(
         request,
         template,
@@ -111,7 +125,7 @@ def _render(
             "tiny": runtime.engine.registry.default == "tiny",
             "version": __version__,
             "tools": pages,
-            "studio_data": studio_data,
+            "studio_data": studio_data(pages),
             **context,
         },
         status_code=status_code,

@@ -35,17 +35,18 @@ class PatternRequest(TextToImageRequest):
             "Repeat",
             labels=(("grid", "Grid"), ("half-drop", "Half-drop"), ("brick", "Brick"), ("mirror", "Mirror")),
             order=10,
+            hint="how each tile lines up with the next",
         ),
     ] = "grid"
     width: Annotated[
         int | None,
         Field(description="tile width in pixels, a multiple of 8; left out: the model's size"),
-        Studio("Tile width", unit="px", half=True, order=30),
+        Studio("Tile width", unit="px", half=True, order=30, hint="a multiple of 8"),
     ] = None
     height: Annotated[
         int | None,
         Field(description="tile height in pixels, a multiple of 8; left out: the model's size"),
-        Studio("Tile height", unit="px", half=True, order=30),
+        Studio("Tile height", unit="px", half=True, order=30, hint="a multiple of 8"),
     ] = None
     seamless_x: Annotated[
         bool | None,

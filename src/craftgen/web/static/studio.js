@@ -13,12 +13,13 @@
 
   // Helpers --------------------------------------------------------------------------------
 
-  function el(tag, attributes = {}, ...children) {
+  /** An element: `text` sets its text, every other attribute is set as given. */
+  function el(tag, { text, ...attributes } = {}, ...children) {
     const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
     for (const [name, value] of Object.entries(attributes)) {
       if (value === false || value === null || value === undefined) continue;
-      if (name === "text") node.textContent = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
+      node.setAttribute(name, value === true ? "" : String(value));
     }
     node.append(...children.filter((child) => child !== null && child !== undefined));
     return node;
@@ -111,7 +112,14 @@
 
   // Results --------------------------------------------------------------------------------------
 
-  const TITLES = Object.fromEntries(studio.tools.map((tool) => [tool.name, tool.title]));
+  // What each tool makes, as the server declares it (this file names no tool).
+  const TOOLS = Object.fromEntries(studio.tools.map((tool) => [tool.name, tool]));
+  const toolOf = (name) => TOOLS[name] || { name, title: name };
+
+  /** Where a picture shows: on a checkerboard when the tool makes transparent images. */
+  function resultView(tool, ...children) {
+    return el("div", { class: `result-view${toolOf(tool).transparent ? " checker" : ""}` }, ...children);
+  }
 
   /** A job's outputs, grouped per picture: the PNG, its SVG cut file and its 3x3 preview. */
   function groupOutputs(outputs) {
@@ -164,7 +172,7 @@
   function sendControls(output) {
     const box = el("div", { class: "send" });
     const select = el("select");
-    for (const tool of studio.imageTools) select.append(el("option", { value: tool.name, text: tool.title }));
+    for (const tool of studio.tools.filter((t) => t.takesImage)) select.append(el("option", { value: tool.name, text: tool.title }));
     const id = `send-${output.image_id}`;
     select.id = id;
     const button = el("button", { type: "button", text: "Use as input" });
@@ -193,7 +201,7 @@
   function resultCard(group, job, index, { details = false } = {}) {
     const { image, svg } = group;
     const prompt = (job.request && job.request.prompt) || "";
-    const title = TITLES[job.tool] || job.tool;
+    const title = toolOf(job.tool).title;
     const figure = el("figure", { class: "result" });
     const picture = el("img", {
       src: image.url,
@@ -202,9 +210,9 @@
       height: image.height,
       loading: "lazy",
     });
-    const single = el("div", { class: `result-view${job.tool === "clipart" || job.tool === "cutout" ? " checker" : ""}` }, picture);
+    const single = resultView(job.tool, picture);
     figure.append(single);
-    if (job.tool === "pattern") {
+    if (toolOf(job.tool).repeatPreview) {
       const repeat = repeatView(image, (job.request && job.request.repeat) || "grid");
       repeat.hidden = true;
       const id = `repeat-${image.image_id}`;
@@ -258,8 +266,9 @@
     const showPrivate = () => {
       const id = `publish-${image.image_id}`;
       const details = el("details", { class: "publish-form" }, el("summary", { text: "Publish to the gallery" }));
-      const title = el("input", { type: "text", id: `${id}-title`, name: "title", maxlength: 120 });
-      const tags = el("input", { type: "text", id: `${id}-tags`, name: "tags", placeholder: "e.g. floral, spring" });
+      // Inputs without a type are text inputs.
+      const title = el("input", { id: `${id}-title`, name: "title", maxlength: 120 });
+      const tags = el("input", { id: `${id}-tags`, name: "tags", placeholder: "e.g. floral, spring" });
       const go = el("button", { type: "button", text: "Publish" });
       go.addEventListener("click", async () => {
         box.querySelectorAll(".field-error").forEach((node) => node.remove());
@@ -325,7 +334,7 @@
   }
 
   function galleryCard(item) {
-    const title = TITLES[item.tool] || item.tool;
+    const title = toolOf(item.tool).title;
     const figure = el("figure", { class: "result" });
     const picture = el("img", {
       src: item.thumb_url,
@@ -335,7 +344,7 @@
       loading: "lazy",
     });
     const full = el("a", { href: item.url, target: "_blank", rel: "noopener", "aria-label": `Full size: ${picture.alt}` }, picture);
-    figure.append(el("div", { class: `result-view${item.tool === "clipart" || item.tool === "cutout" ? " checker" : ""}` }, full));
+    figure.append(resultView(item.tool, full));
     const caption = itemCaption(item);
     caption.append(`${title} by ${item.author}`);
     if (item.seed !== null && item.seed !== undefined) caption.append(` · seed ${item.seed}`);
@@ -371,7 +380,7 @@
   function reportControls(item) {
     const details = el("details", { class: "report" }, el("summary", { text: "Report" }));
     const id = `report-${item.id}`;
-    const reason = el("input", { type: "text", id, name: "reason", maxlength: 500 });
+    const reason = el("input", { id, name: "reason", maxlength: 500 });
     const send = el("button", { type: "button", text: "Send report" });
     send.addEventListener("click", async () => {
       details.querySelectorAll(".field-error").forEach((node) => node.remove());
