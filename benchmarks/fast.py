@@ -18,7 +18,10 @@ import time
 from collections.abc import Sequence
 
 import torch
-from diffusers import DDIMScheduler, UNet2DConditionModel
+
+# From their own modules: for type checkers, diffusers' top-level names are placeholder classes.
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from torch.utils.flop_counter import FlopCounterMode
 
 from craftgen.engine.deepcache import deep_cache
@@ -44,7 +47,7 @@ def denoise(
         for t in scheduler.timesteps:
             noise = unet(torch.cat([latents] * 2), t, encoder_hidden_states=text).sample
             uncond, cond = noise.chunk(2)
-            latents = scheduler.step(uncond + 7.5 * (cond - uncond), t, latents).prev_sample
+            latents = scheduler.step(uncond + 7.5 * (cond - uncond), t, latents, return_dict=False)[0]
     return latents
 
 

@@ -25,16 +25,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, insert, or_, select, text
+from sqlalchemy import ColumnElement, Engine, SQLColumnExpression, create_engine, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.migrate import migrate
 from craftgen.db.session import make_engine, make_sessions
 from craftgen.db.tables import GalleryItem, ImageRow, Job, User
+from craftgen.engine.tools import TOOL_NAMES
 from craftgen.gallery.entries import entry_query
 from craftgen.gallery.listing import encode_cursor, gallery_page
 from craftgen.gallery.options import GalleryOptions
-from craftgen.schemas import TOOL_NAMES
 
 from bench_table import Row, print_rows, ratio
 
@@ -115,16 +115,18 @@ def timed(run: Callable[[int], object], *, repeats: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
 
 
-def baseline_page(sessions: sessionmaker[Session], *, where: Sequence[object] = (), order: str = "newest",
+def baseline_page(sessions: sessionmaker[Session], *, where: Sequence[ColumnElement[bool]] = (), order: str = "newest",
                   offset: int = 0, use_index: bool = False) -> int:
     """The same page without the gallery's structures: sort keys wrapped (no index) or OFFSET."""
     with sessions() as session:
-        keys = [GalleryItem.likes, GalleryItem.seq] if order == "liked" else [GalleryItem.seq]
+        keys: list[SQLColumnExpression[int]] = (
+            [GalleryItem.likes, GalleryItem.seq] if order == "liked" else [GalleryItem.seq]
+        )
         if not use_index:
             keys = [key + 0 for key in keys]
         query = (
             entry_query()  # the same rows and joins the gallery returns
-            .where(GalleryItem.hidden_at.is_(None), *where)  # type: ignore[arg-type]
+            .where(GalleryItem.hidden_at.is_(None), *where)
             .order_by(*(key.desc() for key in keys))
             .offset(offset)
             .limit(PAGE + 1)
@@ -132,7 +134,7 @@ def baseline_page(sessions: sessionmaker[Session], *, where: Sequence[object] = 
         return len(session.execute(query).all())
 
 
-def like_scan(word: str) -> object:
+def like_scan(word: str) -> ColumnElement[bool]:
     pattern = f"%{word}%"
     return or_(GalleryItem.prompt.ilike(pattern), GalleryItem.title.ilike(pattern), GalleryItem.tags.ilike(pattern))
 

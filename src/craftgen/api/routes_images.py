@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from craftgen.api.deps import RuntimeDep, UserDep
@@ -15,7 +17,9 @@ from craftgen.runtime import Runtime
 
 router = APIRouter(prefix="/images", tags=["images"], responses={404: {"model": ErrorBody}})
 
-_FILE = {200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The file's bytes."}}
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The file's bytes."}
+}
 
 
 @router.get("/{image_id}")

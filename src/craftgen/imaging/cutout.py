@@ -66,7 +66,8 @@ def _background_mask(bg_like: np.ndarray, *, min_hole_area: int) -> np.ndarray:
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     keep[edge] = True
     keep[0] = False  # label 0 is the subject side, not a background region
-    return keep[labels] & bg_like
+    background: np.ndarray = keep[labels] & bg_like  # numpy types a mask indexed by a mask as Any
+    return background
 
 
 def _trimap(dist: np.ndarray, bg: np.ndarray, *, band: int, fg_threshold: float) -> np.ndarray:
@@ -94,13 +95,15 @@ def _alpha_from_trimap(rgb: np.ndarray, trimap: np.ndarray, *, subject: np.ndarr
     if not (trimap == 1.0).any() or not (trimap == 0.0).any():
         # With one side unconstrained the matte is all of the other side.
         return subject.astype(np.float32)
-    return pymatting.estimate_alpha_cf(rgb, trimap).astype(np.float32)
+    matte: np.ndarray = pymatting.estimate_alpha_cf(rgb, trimap)  # pymatting is untyped
+    return matte.astype(np.float32)
 
 
 def _foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     import pymatting  # noqa: PLC0415 - see _alpha_from_trimap
 
-    return pymatting.estimate_foreground_ml(rgb, alpha.astype(np.float64))
+    foreground: np.ndarray = pymatting.estimate_foreground_ml(rgb, alpha.astype(np.float64))  # untyped
+    return foreground
 
 
 def cut_out(
@@ -180,19 +183,19 @@ def cut_out(
     # 6. Back to full size: upsample the alpha and only the colour correction.
     full_f = rgb.astype(np.float32) / 255.0
     if scale == 1.0:
-        alpha, colour = alpha_small, fg_small.astype(np.float32)
+        matte, colour = alpha_small, fg_small.astype(np.float32)
     else:
-        alpha = cv2.resize(alpha_small, (w, h), interpolation=cv2.INTER_LINEAR)
+        matte = cv2.resize(alpha_small, (w, h), interpolation=cv2.INTER_LINEAR)
         correction = (fg_small - small_f).astype(np.float32)
         colour = full_f + cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
     # Matting leaves faint residue near 0 and 1; snap it so flat areas are exact.
-    alpha = np.clip(alpha, 0.0, 1.0)
-    alpha[alpha < 0.01] = 0.0
-    alpha[alpha > 0.99] = 1.0
-    out = np.dstack([np.clip(colour, 0.0, 1.0), alpha]) * 255.0
+    matte = np.clip(matte, 0.0, 1.0)
+    matte[matte < 0.01] = 0.0
+    matte[matte > 0.99] = 1.0
+    out = np.dstack([np.clip(colour, 0.0, 1.0), matte]) * 255.0
     return Cutout(
         image=Image.fromarray(np.round(out).astype(np.uint8)),
-        alpha=alpha.astype(np.float32),
+        alpha=matte.astype(np.float32),
         background=background,
         background_spread=spread,
         is_plain=is_plain,

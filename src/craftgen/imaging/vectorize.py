@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -28,11 +29,22 @@ SVG_NS = "http://www.w3.org/2000/svg"
 _ARGS = {"M": 2, "L": 2, "Q": 4, "C": 6, "Z": 0}  # the absolute commands vtracer emits
 _TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _PAD = 2  # background pixels around a traced shape so its outline is closed inside the crop
-_FAITHFUL = {"mode": "spline", "corner_threshold": 60, "length_threshold": 4.0, "splice_threshold": 45}
-_LOOSE = {"mode": "spline", "corner_threshold": 180, "length_threshold": 10.0, "splice_threshold": 180}
+
+
+class TraceSettings(TypedDict):
+    """vtracer's curve-fitting parameters for one trace (its keyword arguments)."""
+
+    mode: str
+    corner_threshold: int
+    length_threshold: float
+    splice_threshold: int
+
+
+_FAITHFUL: TraceSettings = {"mode": "spline", "corner_threshold": 60, "length_threshold": 4.0, "splice_threshold": 45}
+_LOOSE: TraceSettings = {"mode": "spline", "corner_threshold": 180, "length_threshold": 10.0, "splice_threshold": 180}
 # From faithful to coarse: fewer corners and longer splines, then the same on a
 # mask shrunk 2x and 4x. (vtracer's polygon mode needs more nodes than splines.)
-_TRACES: tuple[tuple[dict[str, object], int], ...] = ((_FAITHFUL, 1), (_LOOSE, 1), (_LOOSE, 2), (_LOOSE, 4))
+_TRACES: tuple[tuple[TraceSettings, int], ...] = ((_FAITHFUL, 1), (_LOOSE, 1), (_LOOSE, 2), (_LOOSE, 4))
 
 Segment = tuple[str, list[float]]
 
@@ -57,7 +69,8 @@ def _clean_mask(mask: np.ndarray, *, min_area: int) -> np.ndarray:
     fill = stats[:, cv2.CC_STAT_AREA] < min_area
     fill[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False
     fill[0] = False
-    return mask | fill[labels]
+    cleaned: np.ndarray = mask | fill[labels]  # numpy types a mask indexed by a mask as Any
+    return cleaned
 
 
 def _parse_path(d: str) -> list[list[Segment]]:
@@ -93,7 +106,7 @@ def _translate(d: str) -> tuple[float, float]:
 
 
 def _trace_shape(
-    crop: np.ndarray, *, offset: tuple[int, int], settings: dict[str, object]
+    crop: np.ndarray, *, offset: tuple[int, int], settings: TraceSettings
 ) -> list[list[Segment]]:
     """Every closed subpath vtracer draws for one shape, in image coordinates."""
     pixels = np.where(crop[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)
@@ -127,7 +140,7 @@ def _path_data(subpaths: list[list[Segment]]) -> str:
 
 
 def _trace_all(
-    mask: np.ndarray, *, settings: dict[str, object], shrink: int, min_area: int
+    mask: np.ndarray, *, settings: TraceSettings, shrink: int, min_area: int
 ) -> list[list[list[Segment]]]:
     """One list of subpaths per 8-connected shape, traced on the mask shrunk `shrink` times."""
     if shrink > 1:
