@@ -120,6 +120,7 @@ def test_pattern_generate_progress_repeat_view_and_download(page: Page) -> None:
     card = first_result(page, "Pattern")
     expect(card).to_contain_text("128 × 128 px")
     expect(card).to_contain_text("tiny test model: noise")
+    expect(card.locator(".result-view").first).not_to_have_class(re.compile(r"\bchecker\b"))
 
     # The 3x3 view replaces the single tile, and back.
     repeat = card.get_by_role("img", name=re.compile("repeated 3 by 3"))
@@ -156,6 +157,9 @@ def test_clipart_downloads_png_and_svg(page: Page) -> None:
     expect(page.get_by_label("Prompt")).to_have_value("a happy cartoon sun")
     generate(page)
     card = first_result(page, "Clipart")
+    expect(card.locator(".result-view")).to_have_class(re.compile(r"\bchecker\b"))  # transparent: on a checkerboard
+    expect(card.get_by_label("Show 3×3 repeat")).to_have_count(0)  # no repeat view but for patterns
+    shoot(page, "clipart-result-desktop")
 
     _, data = download(page, card.get_by_role("link", name="Download PNG"))
     assert png_size(data)[2] == "RGBA"  # transparent background

@@ -262,16 +262,23 @@ def signin(
     # 1. A name and password: a fresh session key, revoked again on sign-out.
     if name.strip() or password:
         try:
-            user = check_credentials(runtime.sessions, name=name, password=password, policy=runtime.settings.signin_policy())
+            policy = runtime.settings.signin_policy()
+            user = check_credentials(runtime.sessions, name=name, password=password, policy=policy)
         except TooManyAttempts as paused:
             error = sentence(paused.message)
-            return _signin_page(request, runtime, next_url=next_url, error=error, error_form="password", status_code=429)
+            return _signin_page(
+                request, runtime, next_url=next_url, error=error, error_form="password", status_code=429
+            )
         if user is None:
             error = "That name and password do not match an account here."
-            return _signin_page(request, runtime, next_url=next_url, error=error, error_form="password", status_code=401)
+            return _signin_page(
+                request, runtime, next_url=next_url, error=error, error_form="password", status_code=401
+            )
         if user.disabled_at is not None:
             error = f"You cannot sign in: {DISABLED_MESSAGE}."
-            return _signin_page(request, runtime, next_url=next_url, error=error, error_form="password", status_code=403)
+            return _signin_page(
+                request, runtime, next_url=next_url, error=error, error_form="password", status_code=403
+            )
         session_key = create_key_row(runtime.sessions, user_id=user.id, kind="session")
         return _signed_in_redirect(request, runtime, session_key.id, next_url)
     # 2. An API key: the cookie names that key.
@@ -291,7 +298,12 @@ def _signed_in_redirect(request: Request, runtime: Runtime, key_id: str, next_ur
 
 
 def _signup_page(
-    request: Request, runtime: Runtime, *, name: str = "", error: str | None = None, field: str | None = None,
+    request: Request,
+    runtime: Runtime,
+    *,
+    name: str = "",
+    error: str | None = None,
+    field: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return _render(
@@ -326,7 +338,10 @@ def signup(
         return _signup_page(request, runtime, error="Please sign up from this page.", status_code=403)
     try:
         user = sign_up(
-            runtime.sessions, name=name.strip(), password=password, min_password_length=runtime.settings.min_password_length
+            runtime.sessions,
+            name=name.strip(),
+            password=password,
+            min_password_length=runtime.settings.min_password_length,
         )
     except InvalidRequest as error:
         return _signup_page(request, runtime, name=name, error=error.message, field=error.field, status_code=422)
