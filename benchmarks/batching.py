@@ -29,10 +29,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 from PIL import Image
 from sqlalchemy import func, select
 
+import craftgen.engine.preview as preview_module
 import craftgen.jobs.worker as worker_module
 from craftgen.accounts import create_user
 from craftgen.config import Settings
@@ -148,12 +150,13 @@ def bench_previews(folder: Path, *, size: int, steps: int, repeats: int) -> dict
     base = replace(runtime.settings.worker_options(), batch_wait=0.0)  # default progress/preview rates
     # What previews cost, counted where it is spent: the lazy render (latents to RGB) and the
     # worker's WebP encoding. Both wrappers only time; they change nothing.
-    encode = _Timed(worker_module.data_url)
-    worker_module.data_url = encode  # type: ignore[assignment]
+    encode = _Timed(preview_module.data_url)
+    timed_encoding = mock.patch.object(worker_module, "data_url", encode)
+    timed_encoding.start()
     render = {"seconds": 0.0}
     original_run = runtime.engine.run_batch
 
-    def run_batch(items, progress=None):  # type: ignore[no-untyped-def]
+    def run_batch(items, progress=None):
         if not isinstance(progress, PreviewProgress):
             return original_run(items, progress=progress)
         report_to = progress.report
@@ -187,7 +190,7 @@ def bench_previews(folder: Path, *, size: int, steps: int, repeats: int) -> dict
             if index:
                 times[previews].append(time.perf_counter() - started)
             assert runtime.jobs.get(user.id, job_id).status == "succeeded"
-    worker_module.data_url = encode.encode  # type: ignore[assignment]
+    timed_encoding.stop()
     runtime.db.dispose()
     return {
         "on": statistics.median(times[True]),

@@ -28,13 +28,14 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
 
 from craftgen.accounts import create_user
 from craftgen.config import Settings
-from craftgen.engine.base import OutputFile, ToolInput, ToolResult
+from craftgen.engine.base import OutputFile, ProgressFn, ToolInput, ToolResult
 from craftgen.engine.engine import Engine
 from craftgen.engine.requests import parse_request
 from craftgen.processes import build_worker
@@ -120,7 +121,7 @@ def bench_overhead(*, jobs: int, folder: Path) -> tuple[float, float]:
 # 2. Throughput -------------------------------------------------------------------------------
 
 
-def _stub_result(item: ToolInput) -> ToolResult:
+def _stub_result(item: ToolInput[Any]) -> ToolResult:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buffer, format="PNG")
     output = OutputFile(
@@ -133,11 +134,15 @@ def bench_throughput(*, jobs: int, workers: int, clients: int, folder: Path) -> 
     """Jobs per second from first POST to last `succeeded`, generation replaced by a stub."""
     import uvicorn
 
-    from craftgen.api.app import create_app
+    from craftgen.app import create_app
 
     settings = Settings(data_dir=folder / "stub", poll_interval=0.01, progress_interval=10)
     runtime = build_runtime(settings)
-    runtime.engine.run_batch = lambda items, progress=None: [_stub_result(i) for i in items]  # type: ignore[method-assign]
+
+    def stub_batch(items: Sequence[ToolInput[Any]], *, progress: ProgressFn | None = None) -> list[ToolResult]:
+        return [_stub_result(item) for item in items]
+
+    runtime.engine.run_batch = stub_batch  # type: ignore[method-assign]
     keys = [create_user(runtime.sessions, name=f"u{n}", plan="pro")[1] for n in range(clients)]
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))

@@ -88,6 +88,7 @@ def moto_endpoint() -> Iterator[str]:
     """moto's server mode on a free loopback port: the closest stand-in for SQS and S3 here."""
     import os
     import socket
+
     from moto.server import ThreadedMotoServer
 
     with socket.socket() as sock:

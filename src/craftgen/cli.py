@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from craftgen.cli_tools import ToolCommands
 from craftgen.config import Settings
 from craftgen.errors import CraftgenError, InvalidRequest, ModelUnavailable
-from craftgen.cli_tools import ToolCommands
 
 EXIT_INVALID = 2
 EXIT_MODEL = 3
@@ -108,7 +108,7 @@ def _announce_model(settings: Settings) -> None:
 def _serve_http(settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
-    from craftgen.api.app import create_app
+    from craftgen.app import create_app
     from craftgen.runtime import build_runtime
 
     app = create_app(build_runtime(settings))

@@ -11,14 +11,12 @@ ledger's UNIQUE(job_id, reason) makes the database itself refuse a second charge
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from craftgen.db.tables import CreditLedger, ImageRow, Job, User
-from craftgen.jobs import states
+from craftgen.db.tables import CreditLedger, Job, User
 
 CHARGE = "charge"
 REFUND = "refund"
@@ -84,36 +82,3 @@ def refund(session: Session, *, job_id: str, now: float) -> int:
         return 0  # refunded already
     session.execute(update(User).where(User.id == row.user_id).values(credits=User.credits + row.credits_charged))
     return int(row.credits_charged)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """What a user did this period: jobs submitted, images made, jobs still queued or running."""
-
-    jobs: int
-    images: int
-    active_jobs: int
-
-
-def usage(session: Session, *, user_id: str, period: str) -> Usage:
-    start, end = period_bounds(period)
-    since, until = start.timestamp(), end.timestamp()
-    jobs = session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.user_id == user_id, Job.created_at >= since, Job.created_at < until)
-    )
-    images = session.scalar(
-        select(func.count())
-        .select_from(ImageRow)
-        .where(
-            ImageRow.user_id == user_id,
-            ImageRow.kind == "image",
-            ImageRow.created_at >= since,
-            ImageRow.created_at < until,
-        )
-    )
-    active = session.scalar(
-        select(func.count()).select_from(Job).where(Job.user_id == user_id, Job.status.in_(states.ACTIVE))
-    )
-    return Usage(jobs=jobs or 0, images=images or 0, active_jobs=active or 0)

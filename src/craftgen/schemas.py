@@ -50,9 +50,20 @@ Seed = Annotated[
     Field(ge=0, le=2**32 - 1, description="the same seed makes the same picture; left out: a random one"),
     Studio("Seed", order=90, more=True, hint="blank for a surprise; the same seed makes the same picture"),
 ]
-ModelName = Annotated[str | None, Field(description="a model from GET /v1/models (the CLI also takes a diffusers folder or a .safetensors file); left out: the default")]
+ModelName = Annotated[
+    str | None,
+    Field(
+        description=(
+            "a model from GET /v1/models (the CLI also takes a diffusers folder or a .safetensors file); "
+            "left out: the default"
+        )
+    ),
+]
 Steps = Annotated[int | None, Field(description="denoising steps; left out: the model's default")]
-Guidance = Annotated[float | None, Field(description="how closely to follow the prompt (classifier-free guidance); left out: the model's default")]
+Guidance = Annotated[
+    float | None,
+    Field(description="how closely to follow the prompt (classifier-free guidance); left out: the model's default"),
+]
 QualityField = Annotated[
     Quality, Field(description="fast: reuse deep UNet features between steps (DeepCache), about 2x quicker")
 ]
@@ -66,6 +77,8 @@ Side = Annotated[
     Field(description="pixels, a multiple of 8; left out: the model's size"),
     Studio("Width", unit="px", half=True, order=30, hint="a multiple of 8"),
 ]
+
+
 @dataclass(frozen=True)
 class InputFile:
     """Marks a field that names an input image: an upload id in the API, a file path in the CLI."""

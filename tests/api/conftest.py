@@ -17,9 +17,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from craftgen.accounts import authenticate, create_user
-from craftgen.api.app import create_app
+from craftgen.app import create_app
 from craftgen.config import Settings
 from craftgen.jobs.worker import Worker
+from craftgen.processes import build_worker
 from craftgen.runtime import Runtime, build_runtime
 from tests.pg import fresh_postgres_database
 
@@ -47,15 +48,7 @@ class Api:
         return user.id
 
     def worker(self, name: str = "test-worker") -> Worker:
-        rt = self.runtime
-        return Worker(
-            name=name,
-            sessions=rt.sessions,
-            queue=rt.queue,
-            store=rt.store,
-            engine=rt.engine,
-            options=rt.settings.worker_options(),
-        )
+        return build_worker(self.runtime, name=name)
 
     def upload(self, headers: dict[str, str], image: Image.Image) -> str:
         response = self.client.post("/v1/uploads", headers=headers, files={"file": ("in.png", png(image), "image/png")})
@@ -176,4 +169,6 @@ def png_header_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )

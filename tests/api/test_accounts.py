@@ -24,7 +24,9 @@ def test_sign_up_sign_out_and_sign_in_with_a_password(make_db_api: Callable[...,
     assert client.get("/signup").status_code == 200
     short = client.post("/signup", data={"name": "maker", "password": "short"})
     assert short.status_code == 422 and "at least 10 characters" in short.text and COOKIE not in client.cookies
-    forged = client.post("/signup", data={"name": "maker", "password": PASSWORD}, headers={"Origin": "https://evil.example"})
+    forged = client.post(
+        "/signup", data={"name": "maker", "password": PASSWORD}, headers={"Origin": "https://evil.example"}
+    )
     assert forged.status_code == 403 and COOKIE not in client.cookies
     signed_up = client.post("/signup", data={"name": "maker", "password": PASSWORD}, follow_redirects=False)
     assert signed_up.status_code == 303
@@ -52,7 +54,9 @@ def test_sign_up_sign_out_and_sign_in_with_a_password(make_db_api: Callable[...,
     assert wrong.status_code == 401 and COOKIE not in client.cookies
     unknown = client.post("/signin", data={"name": "nobody", "password": PASSWORD})
     assert unknown.status_code == 401 and "do not match" in unknown.text
-    signed_in = client.post("/signin", data={"name": "maker", "password": PASSWORD, "next": "/images"}, follow_redirects=False)
+    signed_in = client.post(
+        "/signin", data={"name": "maker", "password": PASSWORD, "next": "/images"}, follow_redirects=False
+    )
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/images"
     assert client.get("/v1/me").json()["name"] == "maker"
     kinds = [key["kind"] for key in client.get("/v1/keys").json()["keys"]]
@@ -105,7 +109,9 @@ def test_repeated_wrong_passwords_pause_sign_in_then_it_works_again(make_db_api:
     client.cookies.clear()
     # 1. A wrong password, then the right one: the count starts again from zero.
     assert client.post("/signin", data={"name": "maker", "password": "guess 1"}).status_code == 401
-    assert client.post("/signin", data={"name": "maker", "password": PASSWORD}, follow_redirects=False).status_code == 303
+    assert (
+        client.post("/signin", data={"name": "maker", "password": PASSWORD}, follow_redirects=False).status_code == 303
+    )
     client.cookies.clear()
     # 2. Three wrong in a row pause the account: even the right password is refused, saying why.
     for guess in ("guess 1", "guess 2"):

@@ -27,7 +27,9 @@ def _submit(api: Api, headers: dict[str, str], **fields: object) -> str:
 def _ledger(api: Api, job_id: str) -> list[tuple[str, int]]:
     with api.runtime.sessions() as session:
         rows = session.execute(
-            select(CreditLedger.reason, CreditLedger.delta).where(CreditLedger.job_id == job_id).order_by(CreditLedger.id)
+            select(CreditLedger.reason, CreditLedger.delta)
+            .where(CreditLedger.job_id == job_id)
+            .order_by(CreditLedger.id)
         ).all()
     return [(row.reason, row.delta) for row in rows]
 
@@ -40,7 +42,10 @@ def test_a_redelivered_pro_job_is_charged_exactly_once(make_db_api: Callable[...
     api = make_db_api()
     pat = api.user("pat", plan="pro")
     job_id = _submit(api, pat, num_images=2)
-    assert api.client.post("/v1/jobs", headers={**pat, "Idempotency-Key": "k"}, json={**JOB, "num_images": 2}).status_code == 202
+    assert (
+        api.client.post("/v1/jobs", headers={**pat, "Idempotency-Key": "k"}, json={**JOB, "num_images": 2}).status_code
+        == 202
+    )
     again = api.client.post("/v1/jobs", headers={**pat, "Idempotency-Key": "k"}, json={**JOB, "num_images": 2})
     assert again.status_code == 202
     assert _credits(api, pat) == 200 - 2 - 2, "a retried submission (same Idempotency-Key) is not charged again"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import threading
 import time
@@ -63,7 +64,7 @@ def test_events_stream_progress_then_a_final_status(api: Api, running_worker: th
     assert events[0][1] == {"status": "queued", "progress": 0.0, "queue_position": 0}
     progress = [data for name, data in events if name == "progress"]
     assert progress[-1]["status"] == "succeeded" and progress[-1]["progress"] == 1.0
-    assert all(a != b for a, b in zip(progress, progress[1:], strict=False)), "only changes are sent"
+    assert all(a != b for a, b in itertools.pairwise(progress)), "only changes are sent"
     final = events[-1][1]
     assert final["id"] == job_id and final["status"] == "succeeded" and len(final["outputs"]) == 2
 

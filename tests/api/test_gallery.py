@@ -12,7 +12,14 @@ from PIL import Image
 
 from tests.api.conftest import Api, assert_error, sticker
 
-CLIPART = {"tool": "clipart", "prompt": "a strawberry picnic blanket", "seed": 7, "width": 128, "height": 128, "steps": 3}
+CLIPART = {
+    "tool": "clipart",
+    "prompt": "a strawberry picnic blanket",
+    "seed": 7,
+    "width": 128,
+    "height": 128,
+    "steps": 3,
+}
 
 
 def _run(api: Api, headers: dict[str, str], body: dict[str, object]) -> dict:
@@ -48,8 +55,14 @@ def test_publish_search_remix_like_unpublish(make_db_api: Callable[..., Api]) ->
     png, svg = _output(job, "image"), _output(job, "svg")
 
     # 1. Private by default: to anyone else the image, its files, its job and its remix are 404.
-    for path in (f"/v1/images/{png}", f"/v1/images/{png}/file", f"/v1/images/{png}/svg", f"/v1/images/{svg}/file",
-                 f"/v1/jobs/{job['id']}", f"/v1/images/{png}/remix"):
+    for path in (
+        f"/v1/images/{png}",
+        f"/v1/images/{png}/file",
+        f"/v1/images/{png}/svg",
+        f"/v1/images/{svg}/file",
+        f"/v1/jobs/{job['id']}",
+        f"/v1/images/{png}/remix",
+    ):
         assert api.client.get(path, headers=bea).status_code == 404, path
     assert api.client.put(f"/v1/images/{png}/like", headers=bea).status_code == 404
     assert api.client.post(f"/v1/images/{png}/publish", headers=bea).status_code == 404, "only the owner publishes"
@@ -68,7 +81,14 @@ def test_publish_search_remix_like_unpublish(make_db_api: Callable[..., Api]) ->
     assert item["settings"]["steps"] == 3 and item["settings"]["width"] == 128
 
     # 3. Found by another user: by prompt (stemmed), title, tag and tool; not by other words.
-    for query in ({"q": "strawberries"}, {"q": "picnic"}, {"q": "summer"}, {"q": "Picnic TIME"}, {"tool": "clipart"}, {}):
+    for query in (
+        {"q": "strawberries"},
+        {"q": "picnic"},
+        {"q": "summer"},
+        {"q": "Picnic TIME"},
+        {"tool": "clipart"},
+        {},
+    ):
         assert _gallery(api, bea, **query) == [png], query
     for query in ({"q": "giraffe"}, {"q": "strawberry giraffe"}, {"tool": "pattern"}):
         assert _gallery(api, bea, **query) == [], query
@@ -91,7 +111,11 @@ def test_publish_search_remix_like_unpublish(make_db_api: Callable[..., Api]) ->
     for headers, liked in ((bea, True), (ada, False)):
         listed = api.client.get("/v1/gallery", headers=headers).json()["items"]
         assert [(item["id"], item["likes"], item["liked"]) for item in listed if item["id"] == png] == [(png, 2, liked)]
-    assert api.client.delete(f"/v1/images/{png}/like", headers=bea).json() == {"image_id": png, "likes": 1, "liked": False}
+    assert api.client.delete(f"/v1/images/{png}/like", headers=bea).json() == {
+        "image_id": png,
+        "likes": 1,
+        "liked": False,
+    }
     assert api.client.delete(f"/v1/images/{png}/like", headers=bea).json()["likes"] == 1
 
     # 6. Unpublish: gone from the gallery and search, and private again.
@@ -125,7 +149,9 @@ def test_remix_of_an_upload_tool_never_hands_out_the_upload(make_db_api: Callabl
 def test_newest_and_most_liked_pages_follow_cursors_and_ignore_new_rows(make_db_api: Callable[..., Api]) -> None:
     api = make_db_api()
     ada, bea = api.user("ada", plan="pro"), api.user("bea")
-    job = _run(api, ada, {"tool": "text", "prompt": "a quilt square", "seed": 3, "num_images": 4, "width": 64, "height": 64})
+    job = _run(
+        api, ada, {"tool": "text", "prompt": "a quilt square", "seed": 3, "num_images": 4, "width": 64, "height": 64}
+    )
     first, second, third, fourth = [o["image_id"] for o in job["outputs"]]
     for image_id in (first, second, third):
         assert api.client.post(f"/v1/images/{image_id}/publish", headers=ada).status_code == 200
@@ -159,7 +185,9 @@ def test_reported_images_hide_until_an_admin_looks(make_db_api: Callable[..., Ap
     ada = api.user("ada", plan="pro")
     boss = api.user("boss", role="admin")
     reporters = [api.user(name) for name in ("bea", "cal", "dan")]
-    job = _run(api, ada, {"tool": "text", "prompt": "a rude doodle", "seed": 1, "num_images": 2, "width": 64, "height": 64})
+    job = _run(
+        api, ada, {"tool": "text", "prompt": "a rude doodle", "seed": 1, "num_images": 2, "width": 64, "height": 64}
+    )
     png, other = (o["image_id"] for o in job["outputs"])
     for image_id in (png, other):
         api.client.post(f"/v1/images/{image_id}/publish", headers=ada)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from craftgen.engine.engine import Engine
-from craftgen.errors import InvalidRequest
 from craftgen.engine.requests import parse_request
+from craftgen.errors import InvalidRequest
 
 
 def _sticker() -> Image.Image:

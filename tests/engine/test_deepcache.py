@@ -49,7 +49,9 @@ def test_cache_counts_and_restore() -> None:
 
     def run() -> np.ndarray:
         generator = torch.Generator().manual_seed(1)
-        return pipe("a cat", num_inference_steps=6, height=64, width=64, generator=generator, output_type="np").images[0]
+        return pipe("a cat", num_inference_steps=6, height=64, width=64, generator=generator, output_type="np").images[
+            0
+        ]
 
     before = run()
     counts.update(down1=0, up_last=0)

@@ -27,9 +27,9 @@ from PIL import Image
 from craftgen.engine.engine import Engine
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
+from craftgen.engine.requests import parse_request
 from craftgen.engine.tiny import build_tiny_pipeline
 from craftgen.engine.tools.outpaint import plan_strips
-from craftgen.engine.requests import parse_request
 from craftgen.schemas import ToolRequest
 from tests.conftest import smooth_image
 

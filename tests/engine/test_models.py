@@ -13,9 +13,9 @@ from craftgen.engine.engine import Engine
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.engine.registry import ModelRegistry
+from craftgen.engine.requests import parse_request
 from craftgen.engine.tiny import build_tiny_pipeline
 from craftgen.errors import ModelUnavailable
-from craftgen.engine.requests import parse_request
 
 
 def _first_image(engine: Engine, **fields) -> np.ndarray:
@@ -51,14 +51,14 @@ def test_a_model_that_cannot_load_names_what_was_tried(engine: Engine, model: st
 
 
 def test_a_folder_without_model_index_is_refused(engine: Engine, tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable, match="model_index.json"):
+    with pytest.raises(ModelUnavailable, match=r"model_index\.json"):
         engine.run(parse_request(dict(tool="text", prompt="x", model=str(tmp_path))))
 
 
 def test_a_corrupt_checkpoint_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelUnavailable, match="broken.safetensors"):
+    with pytest.raises(ModelUnavailable, match=r"broken\.safetensors"):
         engine.run(parse_request(dict(tool="text", prompt="x", model=str(bad))))
 
 

@@ -10,8 +10,8 @@ from PIL import Image
 from craftgen.engine.engine import Engine
 from craftgen.engine.limits import Limits
 from craftgen.engine.registry import ModelRegistry, ModelSpec
-from craftgen.engine.tools.outpaint import MAX_BLEND
 from craftgen.engine.requests import parse_request
+from craftgen.engine.tools.outpaint import MAX_BLEND
 
 
 def _outpaint(engine: Engine, image: Image.Image, **sides) -> tuple[np.ndarray, dict]:

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from craftgen.engine.engine import Engine
+from craftgen.engine.requests import parse_request
 from craftgen.engine.tile_padding import is_patched
 from craftgen.imaging.seams import seam_scores
-from craftgen.engine.requests import parse_request
-
 
 SIZE = 256  # a single column pair is a noisy statistic: score 4 tiles of 256 px and average
 

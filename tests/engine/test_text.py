@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image
 
 from craftgen.engine.engine import Engine
-from craftgen.imaging.io import PARAMETERS_KEY
 from craftgen.engine.requests import parse_request
+from craftgen.imaging.io import PARAMETERS_KEY
 
 
 def _count_unet_calls(engine: Engine, monkeypatch) -> list[int]:

@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from craftgen.engine.engine import Engine
+from craftgen.engine.requests import parse_request
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.io import open_image
 from craftgen.imaging.seams import seam_scores
-from craftgen.engine.requests import parse_request
 from tests.conftest import smooth_image
 
 

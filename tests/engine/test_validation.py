@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from craftgen.engine.engine import Engine
-from craftgen.errors import InvalidRequest
 from craftgen.engine.requests import parse_request
+from craftgen.errors import InvalidRequest
 
 IMAGE = Image.new("RGB", (96, 96), (200, 100, 50))
 

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from craftgen.engine.engine import Engine
-from craftgen.errors import InvalidRequest
 from craftgen.engine.requests import parse_request
+from craftgen.errors import InvalidRequest
 from tests.conftest import smooth_image
 
 
@@ -23,7 +23,9 @@ def test_output_size_equals_input_size(engine: Engine, size: tuple[int, int]) ->
 
 
 @pytest.mark.parametrize(("strength", "calls"), [(0.3, 3), (1.0, 10)])
-def test_strength_sets_how_much_is_redrawn(engine: Engine, photo: Image.Image, monkeypatch, strength: float, calls: int) -> None:
+def test_strength_sets_how_much_is_redrawn(
+    engine: Engine, photo: Image.Image, monkeypatch, strength: float, calls: int
+) -> None:
     # With random weights pixels say nothing about closeness; the denoising steps run do.
     unet = engine.models.get("tiny").base.unet
     seen: list[int] = []

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from craftgen.accounts import create_user, revoke_key
-from craftgen.api.app import create_app
 from craftgen.api.deps import cookie_signer
+from craftgen.app import create_app
 from craftgen.config import Settings
 from craftgen.runtime import Runtime, build_runtime
 from craftgen.signin import COOKIE, SECRET_FILE, SessionSigner, session_secret

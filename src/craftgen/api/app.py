@@ -1,13 +1,13 @@
-"""The API app factory: `create_app(runtime)` wires the routers, error handlers and metrics.
+"""The API app factory: `create_api(runtime)` wires the /v1 routers, probes, error handlers and metrics.
 
 The runtime is built by the entry point and passed in (stored on `app.state.runtime`), so
-tests build an app on a temporary folder without touching the environment.
+tests build an app on a temporary folder without touching the environment. The studio is
+added on top by `craftgen.app.create_app`; the API knows nothing of it.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from craftgen import __version__
 from craftgen.api import (
@@ -24,10 +24,9 @@ from craftgen.api.errors import install_error_handlers
 from craftgen.api.metrics import metrics_registry
 from craftgen.api.shapes import ErrorBody
 from craftgen.runtime import Runtime
-from craftgen.web import routes as studio
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_api(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="craftgen",
         version=__version__,
@@ -47,7 +46,4 @@ def create_app(runtime: Runtime) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(routes_meta.probes)
-    # The studio: web pages over the same API, signed in by a cookie instead of a key.
-    app.include_router(studio.router)
-    app.mount("/static", StaticFiles(directory=studio.STATIC_DIR), name="static")
     return app

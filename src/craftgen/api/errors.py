@@ -8,6 +8,7 @@ whose traceback goes to the log only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -61,7 +62,7 @@ INTERNAL_MESSAGE = "something went wrong on our side; the error has been logged"
 
 
 def error_response(
-    status: int, *, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    status: int, *, code: str, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message, "field": field}}, status_code=status, headers=headers

@@ -13,6 +13,7 @@ from craftgen.api.shapes import ErrorBody
 from craftgen.api.shapes_accounts import KeyCreated, KeyList, MeOut, UsageOut, key_out
 from craftgen.db.tables import ApiKey
 from craftgen.errors import NotFound
+from craftgen.jobs.usage import usage
 
 router = APIRouter(tags=["account"])
 
@@ -24,7 +25,7 @@ def me(runtime: RuntimeDep, user: UserDep) -> MeOut:
     period = credits.period_of(now)
     allowance = runtime.settings.pro_monthly_credits if user.plan == "pro" else 0
     with runtime.sessions() as session:
-        used = credits.usage(session, user_id=user.id, period=period)
+        used = usage(session, user_id=user.id, period=period)
     _, next_start = credits.period_bounds(period)
     return MeOut(
         id=user.id,

@@ -75,7 +75,7 @@ def readiness(runtime: Runtime) -> dict[str, bool]:
         try:
             check()
             results[name] = True
-        except Exception:  # noqa: BLE001 - a probe reports; the log keeps the reason
+        except Exception:
             log.warning("readiness check %s failed", name, exc_info=True)
             results[name] = False
     return results

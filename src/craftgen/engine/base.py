@@ -171,7 +171,7 @@ def parameters(
     item: ToolInput[Any], *, model: str, seed: int, extra: Mapping[str, object] | None = None
 ) -> dict[str, object]:
     """What a PNG records about how it was made: enough to make it again."""
-    request = item.request.model_dump(exclude_none=True, exclude={"image"})
+    request: dict[str, object] = item.request.model_dump(exclude_none=True, exclude={"image"})
     request.update(model=model, seed=seed, **(extra or {}))
     return request
 

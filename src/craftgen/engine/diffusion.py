@@ -8,10 +8,9 @@ and a plain diffusers call with that generator reproduces it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
-from diffusers import DiffusionPipeline
 from PIL import Image
 
 from craftgen.engine.base import ProgressFn, ToolInput
@@ -23,6 +22,12 @@ from craftgen.schemas import Count, DiffusionRequest, Size
 
 class TextToImageRequest(Size, Count, DiffusionRequest):
     """The fields of a tool that makes images from a prompt at a chosen size."""
+
+
+class DiffusersPipeline(Protocol):
+    """Any diffusers pipeline called with keyword arguments (their signatures differ per family)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 PromptT = TypeVar("PromptT", bound=DiffusionRequest)
@@ -56,7 +61,7 @@ def step_callback(
     also gets a lazy one of each request's first image."""
     positions = first_images([item.num_images for item in items]) if items else None
 
-    def callback(pipe: DiffusionPipeline, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def callback(pipe: DiffusersPipeline, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         done = done_before + step + 1
         latents = kwargs.get("latents")
         if isinstance(progress, PreviewProgress) and positions is not None and latents is not None:
@@ -93,7 +98,7 @@ def split_per_item(images: Sequence[Image.Image], items: Sequence[ToolInput[Any]
 
 
 def txt2img(
-    pipe: DiffusionPipeline,
+    pipe: DiffusersPipeline,
     items: Sequence[ToolInput[TextT]],
     *,
     progress: ProgressFn,

@@ -98,7 +98,9 @@ class OutpaintRequest(Count, InputImage, DiffusionRequest):
     """An upload made bigger; its own pixels kept exactly."""
 
     tool: Literal["outpaint"] = "outpaint"
-    left: Annotated[int, Field(description="pixels to add on the left"), Studio("Add to the left", unit="px", half=True)] = 0
+    left: Annotated[
+        int, Field(description="pixels to add on the left"), Studio("Add to the left", unit="px", half=True)
+    ] = 0
     right: Annotated[
         int, Field(description="pixels to add on the right"), Studio("Add to the right", unit="px", half=True)
     ] = 0
@@ -138,8 +140,7 @@ class OutpaintTool(Tool[OutpaintRequest]):
         height = item.image.height + request.top + request.bottom
         if max(width, height) > limits.max_canvas_side:
             raise InvalidRequest(
-                f"the extended image would be {width}x{height}; the largest side allowed is "
-                f"{limits.max_canvas_side}",
+                f"the extended image would be {width}x{height}; the largest side allowed is {limits.max_canvas_side}",
                 field="left" if width > height else "top",
             )
         if min(item.image.size) < 8:
@@ -176,6 +177,7 @@ class OutpaintTool(Tool[OutpaintRequest]):
         assert ctx.model is not None and item.image is not None
         request = item.request
         steps = int(request.steps or 1)
+        assert request.guidance is not None, "validation fills the model's default guidance"
         pipe, method = ctx.model.inpaint()
         # 1. The canvas: the original in place, new areas pre-filled from its edges for colour.
         source = np.asarray(item.image.convert("RGB"))
@@ -201,10 +203,9 @@ class OutpaintTool(Tool[OutpaintRequest]):
                 guidance_scale=request.guidance,
                 generator=generators,
                 output_type="np",
-                callback_on_step_end=step_callback(
-                    ctx.progress, done_before=done_before + index * steps, total=total
-                ),
+                callback_on_step_end=step_callback(ctx.progress, done_before=done_before + index * steps, total=total),
             )
+            assert not isinstance(out, tuple), "return_dict is left on"
             keep = strip.keep[..., None]
             height, width = strip.keep.shape
             for c, generated in zip(canvases, out.images, strict=True):

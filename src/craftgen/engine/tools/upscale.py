@@ -44,7 +44,11 @@ class UpscaleRequest(InputImage, DiffusionRequest):
     strength: Annotated[
         float | None,
         Field(description="how much detail the diffusion pass adds, in [0, 1]; 0: a plain resize"),
-        Studio("Extra detail", choices=((None, "A little (recommended)"), (0, "None: just resize"), (0.5, "More")), order=20),
+        Studio(
+            "Extra detail",
+            choices=((None, "A little (recommended)"), (0, "None: just resize"), (0.5, "More")),
+            order=20,
+        ),
     ] = None
     seamless_x: Annotated[
         bool | None, Field(description="wrap around left to right; left out: as the pattern it was made with")
@@ -66,9 +70,7 @@ class UpscaleTool(Tool[UpscaleRequest]):
     )
     max_images = 1
 
-    def defaults(
-        self, request: UpscaleRequest, image: Image.Image | None, options: EngineOptions
-    ) -> dict[str, object]:
+    def defaults(self, request: UpscaleRequest, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
         return {
             "strength": options.upscale_strength,
             "seamless_x": _seamless_from_metadata(image, "x"),
@@ -167,4 +169,3 @@ class UpscaleTool(Tool[UpscaleRequest]):
             for (x, y), refined in zip(batch, out.images, strict=True):
                 accumulate_tile(acc, weight_acc, refined * 255.0, weights, x=x, y=y)
         return acc / weight_acc[..., None]
-

@@ -99,9 +99,8 @@ class VariationsTool(Tool[VariationsRequest]):
         for item, images in zip(items, split_per_item(result.images, items), strict=True):
             assert item.image is not None
             outputs = []
-            for index, image in enumerate(images):
-                if image.size != item.image.size:
-                    image = image.resize(item.image.size, Image.Resampling.LANCZOS)
+            for index, made in enumerate(images):
+                image = made if made.size == item.image.size else made.resize(item.image.size, Image.Resampling.LANCZOS)
                 outputs.append(
                     png_output(
                         image,
