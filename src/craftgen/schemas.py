@@ -131,6 +131,15 @@ class InputImage(BaseModel):
     image: UploadId = None
 
 
+UPLOAD_EXAMPLE = "9f1c2b7e4a5d4c3b8e6f0a1b2c3d4e5f"  # what an upload id looks like, for examples
+
+
+def examples(*requests: dict[str, object]) -> ConfigDict:
+    """A request model's config carrying example requests: shown in the OpenAPI schema, and
+    the contract tests run each tool's first example."""
+    return ConfigDict(json_schema_extra={"examples": [dict(request) for request in requests]})
+
+
 def studio_hint(info: FieldInfo) -> Studio | None:
     """The Studio metadata of a field, if it has one."""
     return next((item for item in info.metadata if isinstance(item, Studio)), None)

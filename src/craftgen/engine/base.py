@@ -143,6 +143,15 @@ class Tool(Generic[RequestT]):
         return frozenset(self.request_model.model_fields)
 
     @property
+    def example_request(self) -> dict[str, object]:
+        """The first example request its model declares (see schemas.examples); every tool has one."""
+        extra = self.request_model.model_config.get("json_schema_extra")
+        found = extra.get("examples") if isinstance(extra, dict) else None
+        if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+            raise TypeError(f"{self.request_model.__name__} declares no example request")
+        return dict(found[0])
+
+    @property
     def needs_image(self) -> bool:
         return "image" in self.request_model.model_fields
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolOutputs, ToolResult
 from craftgen.engine.cut_files import cutout_outputs
-from craftgen.schemas import InputImage, ToolRequest
+from craftgen.schemas import UPLOAD_EXAMPLE, InputImage, ToolRequest, examples
 
 
 class CutoutRequest(InputImage, ToolRequest):
     """An upload's background taken away (no randomness, but every run records a seed)."""
 
+    model_config = examples({"tool": "cutout", "image": UPLOAD_EXAMPLE})
+
     tool: Literal["cutout"] = "cutout"
+    # No Studio control: nothing in a cutout is random, so the studio does not offer a seed.
+    seed: Annotated[
+        int | None, Field(ge=0, le=2**32 - 1, description="recorded with the result (a cutout has no randomness)")
+    ] = None
 
 
 class CutoutTool(Tool[CutoutRequest]):

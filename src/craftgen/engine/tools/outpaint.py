@@ -20,7 +20,7 @@ from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolResu
 from craftgen.engine.diffusion import generators_for, step_callback
 from craftgen.engine.limits import Limits
 from craftgen.errors import InvalidRequest
-from craftgen.schemas import Count, DiffusionRequest, InputImage, Studio
+from craftgen.schemas import UPLOAD_EXAMPLE, Count, DiffusionRequest, InputImage, Studio, examples
 
 SIDES = ("left", "right", "top", "bottom")
 MAX_BLEND = 16
@@ -96,6 +96,10 @@ def _pad_to_8(array: np.ndarray) -> np.ndarray:
 
 class OutpaintRequest(Count, InputImage, DiffusionRequest):
     """An upload made bigger; its own pixels kept exactly."""
+
+    model_config = examples(
+        {"tool": "outpaint", "image": UPLOAD_EXAMPLE, "prompt": "a sunny meadow", "right": 64, "num_images": 2}
+    )
 
     tool: Literal["outpaint"] = "outpaint"
     left: Annotated[

@@ -19,13 +19,17 @@ from craftgen.engine.tile_padding import TilePadding, tiled_padding
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.seams import seam_scores
 from craftgen.imaging.tiling import repeat_preview
-from craftgen.schemas import Repeat, Studio
+from craftgen.schemas import Repeat, Studio, examples
 
 PREVIEW_COUNT = 3
 
 
 class PatternRequest(TextToImageRequest):
     """A seamless tile and its 3x3 repeat preview."""
+
+    model_config = examples(
+        {"tool": "pattern", "prompt": "strawberries and daisies, pastel", "repeat": "half-drop", "num_images": 2}
+    )
 
     tool: Literal["pattern"] = "pattern"
     repeat: Annotated[
@@ -120,9 +124,7 @@ class PatternTool(Tool[PatternRequest]):
             for key, value in scores.items():
                 worst[key] = min(worst.get(key, value), value)
             seed = item.image_seed(index)
-            outputs.append(
-                png_output(image, name=f"pattern-{index}.png", kind="image", item=item, ctx=ctx, seed=seed)
-            )
+            outputs.append(png_output(image, name=f"pattern-{index}.png", kind="image", item=item, ctx=ctx, seed=seed))
             preview = repeat_preview(image, repeat=request.repeat, count=PREVIEW_COUNT)
             outputs.append(
                 png_output(
@@ -136,6 +138,4 @@ class PatternTool(Tool[PatternRequest]):
             )
         # The worst tile's scores, so one number tells whether every tile in the job wraps.
         metrics: dict[str, int | float | str | bool] = dict(worst)
-        return ToolResult(
-            tool="pattern", model=ctx.model_name, seed=item.seed, outputs=outputs, metrics=metrics
-        )
+        return ToolResult(tool="pattern", model=ctx.model_name, seed=item.seed, outputs=outputs, metrics=metrics)

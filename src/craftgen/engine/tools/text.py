@@ -9,10 +9,13 @@ from PIL import Image
 from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolResult, png_output
 from craftgen.engine.diffusion import TextToImageRequest, size_defaults, txt2img, txt2img_batch_key
 from craftgen.engine.options import EngineOptions
+from craftgen.schemas import examples
 
 
 class TextRequest(TextToImageRequest):
     """Pictures from a description, several at once."""
+
+    model_config = examples({"tool": "text", "prompt": "a cozy cabin in the snow, watercolor", "num_images": 2})
 
     tool: Literal["text"] = "text"
 

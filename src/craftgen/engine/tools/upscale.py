@@ -21,7 +21,7 @@ from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.tiling import accumulate_tile, feather_weights, read_tile, resize_wrapped, tile_boxes
-from craftgen.schemas import DiffusionRequest, InputImage, Studio
+from craftgen.schemas import UPLOAD_EXAMPLE, DiffusionRequest, InputImage, Studio, examples
 
 TILE_BATCH = 2  # tiles per diffusion call: fixed, so memory does not grow with the image
 
@@ -34,6 +34,8 @@ def _seamless_from_metadata(image: Image.Image | None, axis: str) -> bool:
 
 class UpscaleRequest(InputImage, DiffusionRequest):
     """A bigger, sharper copy of an upload; a seamless pattern stays seamless."""
+
+    model_config = examples({"tool": "upscale", "image": UPLOAD_EXAMPLE, "scale": 2})
 
     tool: Literal["upscale"] = "upscale"
     scale: Annotated[

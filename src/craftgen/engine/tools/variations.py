@@ -13,13 +13,15 @@ from craftgen.engine.img2img import check_strength, denoising_steps, working_siz
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
 from craftgen.errors import InvalidRequest
-from craftgen.schemas import Count, DiffusionRequest, InputImage, Studio
+from craftgen.schemas import UPLOAD_EXAMPLE, Count, DiffusionRequest, InputImage, Studio, examples
 
 DEFAULT_STRENGTH = 0.6
 
 
 class VariationsRequest(Count, InputImage, DiffusionRequest):
     """New takes on an upload, each the size of the input."""
+
+    model_config = examples({"tool": "variations", "image": UPLOAD_EXAMPLE, "prompt": "in watercolor", "num_images": 2})
 
     tool: Literal["variations"] = "variations"
     strength: Annotated[
