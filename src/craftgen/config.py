@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     max_steps: int = Limits.max_steps
     max_guidance: float = Limits.max_guidance
     max_prompt_tokens: int = Limits.max_prompt_tokens
+    max_prompt_chars: int = Field(default=Limits.max_prompt_chars, ge=1)
+    max_body_bytes: int = Field(default=Limits.max_body_bytes, ge=1024)  # JSON and form bodies: 413 past it
+    max_multipart_bytes: int = Field(default=Limits.max_multipart_bytes, ge=1024)  # uploads, framing included
     max_upload_bytes: int = Limits.max_upload_bytes
     max_upload_pixels: int = Limits.max_upload_pixels
     max_expand: int = Limits.max_expand
@@ -161,6 +164,9 @@ class Settings(BaseSettings):
             max_steps=self.max_steps,
             max_guidance=self.max_guidance,
             max_prompt_tokens=self.max_prompt_tokens,
+            max_prompt_chars=self.max_prompt_chars,
+            max_body_bytes=self.max_body_bytes,
+            max_multipart_bytes=self.max_multipart_bytes,
             max_upload_bytes=self.max_upload_bytes,
             max_upload_pixels=self.max_upload_pixels,
             max_expand=self.max_expand,

@@ -19,6 +19,7 @@ from craftgen.api import (
     routes_meta,
     routes_uploads,
 )
+from craftgen.api.bodies import RequestBodies
 from craftgen.api.deps import current_user
 from craftgen.api.errors import install_error_handlers
 from craftgen.api.metrics import metrics_registry
@@ -34,6 +35,12 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.metrics = metrics_registry(sessions=runtime.sessions, queue=runtime.queue)
+    # A body is sized (and a JSON body's text checked) before any route parses it; added before
+    # the error handlers, so their catch-all 500 middleware still wraps it.
+    limits = runtime.settings.limits()
+    app.add_middleware(
+        RequestBodies, max_bytes=limits.max_body_bytes, max_multipart_bytes=limits.max_multipart_bytes
+    )
     install_error_handlers(app)
     # Everything under /v1 needs an API key; the probes and the docs do not.
     v1 = APIRouter(

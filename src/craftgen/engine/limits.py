@@ -15,6 +15,10 @@ class Limits:
     max_steps: int = 100
     max_guidance: float = 30.0
     max_prompt_tokens: int = 77  # CLIP's context; longer prompts would be cut silently
+    max_prompt_chars: int = 2000  # checked before tokenizing, so a huge prompt costs nothing
+    max_body_bytes: int = 1024 * 1024  # a request body (JSON, a form), refused before it is parsed
+    # A multipart body (uploads: an image, and a mask where a tool takes one), with its framing.
+    max_multipart_bytes: int = 2 * 20 * 1024 * 1024 + 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_pixels: int = 4096 * 4096  # checked from the header, before decoding
     max_expand: int = 1024  # pixels outpaint may add on one side

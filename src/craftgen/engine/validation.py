@@ -72,6 +72,13 @@ def check_shared_limits(request: ToolRequest, *, tool: Tool[Any], limits: Limits
             )
     if not isinstance(request, DiffusionRequest):
         return
+    # Characters before tokens: tokenizing costs time and memory in the text's length.
+    for name in ("prompt", "negative_prompt"):
+        length = len(getattr(request, name))
+        if length > limits.max_prompt_chars:
+            raise InvalidRequest(
+                f"{name} is {length} characters long; the limit is {limits.max_prompt_chars}", field=name
+            )
     if request.steps is not None and not 1 <= request.steps <= limits.max_steps:
         raise InvalidRequest(
             f"steps must be between 1 and {limits.max_steps}, got {request.steps}", field="steps"

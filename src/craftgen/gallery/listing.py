@@ -28,6 +28,7 @@ from craftgen.gallery.options import GalleryOptions
 
 Order = Literal["newest", "liked"]
 ORDERS: tuple[Order, ...] = ("newest", "liked")
+MAX_KEY = 2**63  # sort keys are non-negative and below this (a signed 64-bit integer)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ def decode_cursor(cursor: str, *, order: Order) -> tuple[object, ...]:
         raise InvalidRequest("cursor is not one this API returned", field="cursor")
     if value[0] != order:
         raise InvalidRequest(f"cursor belongs to order={value[0]}, not order={order}", field="cursor")
-    if not all(isinstance(part, int | float) and not isinstance(part, bool) for part in value[1:]):
+    # Sort keys are counts and sequence numbers: a value no 64-bit column holds is not one of
+    # ours (SQLite cannot even bind one, OverflowError).
+    if not all(type(part) is int and 0 <= part < MAX_KEY for part in value[1:]):
         raise InvalidRequest("cursor is not one this API returned", field="cursor")
     return tuple(value[1:])
 

@@ -1,0 +1,190 @@
+"""Request bodies, checked before any route parses them.
+
+`RequestBodies` is ASGI middleware: a body larger than its limit is a 413 as soon as its
+declared length, or the bytes counted as they arrive, pass the limit (multipart uploads have a
+larger limit of their own). A JSON body is read whole (it is small by then) and refused when
+it holds text no store can keep: a lone UTF-16 surrogate such as `"\\ud800"`, which JSON allows
+but UTF-8 cannot encode, or a NUL, which PostgreSQL text refuses; the 422 names the field.
+Nesting deeper than any craftgen body goes is refused too (json.loads recurses per level).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from craftgen.api.errors import error_response
+from craftgen.errors import PayloadTooLarge
+
+MAX_JSON_DEPTH = 32  # the deepest craftgen body is three levels; this leaves room for clients
+
+
+class BodyTooLarge(PayloadTooLarge):
+    """The request body passed the limit while it was being read."""
+
+
+class RequestBodies:
+    """Size limit on every body, and encodable text in every JSON body."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_multipart_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_multipart_bytes = max_multipart_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        content_type = headers.get("content-type", "")
+        multipart = content_type.lower().startswith("multipart/")
+        limit = self.max_multipart_bytes if multipart else self.max_bytes
+        # 1. A declared length over the limit is refused before a byte is read.
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        # 2. JSON: read it whole (within the limit), check its text, then hand it on as read.
+        if _is_json(content_type):
+            body, more = await _read_all(receive, limit=limit)
+            if body is None:
+                await _too_large(limit)(scope, receive, send)
+                return
+            refusal = check_json_text(body)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            await self.app(scope, _replay(body, more, receive), send)
+            return
+        # 3. Anything else streams on, counted; passing the limit stops the route reading it.
+        await self.app(scope, _counted(receive, limit=limit), send)
+
+
+def _is_json(content_type: str) -> bool:
+    # FastAPI parses a body with no content type as JSON too.
+    media = content_type.split(";", 1)[0].strip().lower()
+    return not media or media == "application/json" or media.endswith("+json")
+
+
+def _too_large(limit: int) -> Any:
+    return error_response(
+        413, code="payload_too_large", message=f"the request body is larger than the limit of {limit} bytes"
+    )
+
+
+async def _read_all(receive: Receive, *, limit: int) -> tuple[bytes | None, bool]:
+    """The whole body (None past the limit), and whether the client disconnected meanwhile."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), True
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None, False
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, disconnected: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if disconnected:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replay
+
+
+def _counted(receive: Receive, *, limit: int) -> Receive:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(f"the request body is larger than the limit of {limit} bytes")
+        return message
+
+    return counted
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a JSON body is refused, in the error shape's terms."""
+
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+
+
+def check_json_text(body: bytes) -> Any:
+    """An error response for a JSON body holding text no store can keep, or None. A body that
+    is not JSON at all is left for the route to refuse in its own words."""
+    if not body:
+        return None
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        refusal: Refusal | None = _TOO_DEEP
+    except ValueError:
+        return None
+    else:
+        refusal = find_bad_text(value)
+    if refusal is None:
+        return None
+    return error_response(refusal.status, code=refusal.code, message=refusal.message, field=refusal.field)
+
+
+_TOO_DEEP = Refusal(400, "invalid_json", f"the request body is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+def find_bad_text(value: object) -> Refusal | None:
+    """The first string or key in a decoded JSON value that cannot be stored (its field named),
+    or nesting deeper than MAX_JSON_DEPTH; None when all is well. Walked without recursion."""
+    stack: list[tuple[object, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if len(path) > MAX_JSON_DEPTH:
+            return _TOO_DEEP
+        field = ".".join(path) or None
+        if isinstance(item, str):
+            if reason := unstorable(item):
+                return Refusal(422, "invalid_request", f"{field or 'the body'} {reason}", field)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if reason := unstorable(key):
+                    return Refusal(422, "invalid_request", f"a field name in {field or 'the body'} {reason}", field)
+                stack.append((child, (*path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*path, str(index))) for index, child in enumerate(item))
+    return None
+
+
+def unstorable(text: str) -> str:
+    """Why this text cannot be stored as UTF-8 text in every database, or ""."""
+    if "\x00" in text:
+        return "must not contain NUL characters (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (
+            f"must be text that can be encoded as UTF-8; it holds a lone surrogate "
+            f"(U+{ord(text[error.start]):04X}) at character {error.start}"
+        )
+    return ""
