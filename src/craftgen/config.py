@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     gallery_max_page_size: int = Field(default=GalleryOptions.max_page_size, ge=1)
     report_hide_threshold: int = Field(default=GalleryOptions.report_hide_threshold, ge=1)  # reporters that hide
     sse_interval: float = Field(default=0.25, gt=0)  # how often an event stream looks for changes
+    # The drop-in APIs (OpenAI Images, AUTOMATIC1111) answer synchronously: how long a request
+    # waits for its job before it is canceled and refused, and how long an OpenAI `url` works.
+    compat_wait_seconds: float = Field(default=600, gt=0)
+    image_link_seconds: int = Field(default=3600, gt=0)  # links are signed with the session secret
     model: str = EngineOptions.default_model
     model_registry: Path | None = EngineOptions.registry_path  # a YAML file naming models, inpaint variants, LoRAs
     device: DeviceChoice = EngineOptions.device

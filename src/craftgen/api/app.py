@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from craftgen import __version__
 from craftgen.api import (
+    image_links,
     routes_account,
     routes_admin,
     routes_gallery,
@@ -23,6 +24,7 @@ from craftgen.api.bodies import RequestBodies
 from craftgen.api.deps import current_user
 from craftgen.api.errors import install_error_handlers
 from craftgen.api.metrics import metrics_registry
+from craftgen.api.openai_images import routes as openai_images
 from craftgen.api.shapes import ErrorBody
 from craftgen.runtime import Runtime
 
@@ -42,6 +44,10 @@ def create_api(runtime: Runtime) -> FastAPI:
         RequestBodies, max_bytes=limits.max_body_bytes, max_multipart_bytes=limits.max_multipart_bytes
     )
     install_error_handlers(app)
+    # The drop-in APIs check keys themselves, answering in their own error shapes; they come
+    # first, so POST /v1/images/generations is never taken for one of our /v1/images/{id} routes.
+    app.include_router(openai_images.router)
+    app.include_router(image_links.router)  # signed links need no key
     # Everything under /v1 needs an API key; the probes and the docs do not.
     v1 = APIRouter(
         prefix="/v1",
