@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.session import transaction
-from craftgen.db.tables import ApiKey, User
+from craftgen.db.tables import ApiKey, SigninThrottle, User
 from craftgen.errors import InvalidRequest, TooManyAttempts
 from craftgen.signin_policy import SignInPolicy
 
@@ -131,51 +131,111 @@ def check_credentials(
     password: str,
     policy: SignInPolicy = SignInPolicy(),
     now: float | None = None,
+    client: str | None = None,
 ) -> User | None:
     """The user a name and password belong to (disabled or not), or None.
 
-    After `policy.max_failures` wrong passwords in a row the account's sign-in pauses for
-    `policy.lockout_seconds` (TooManyAttempts, even for the right password), which makes
-    guessing a password through the form hopeless. The counter lives on the user's row, so
-    every API replica sees the same one.
+    Every attempt is counted before its password is checked, in one write transaction on the
+    user's row, so parallel guesses cannot all slip in before the first failure is counted: once
+    `policy.max_failures` attempts in a row are wrong or still being checked, the account's
+    sign-in pauses for `policy.lockout_seconds` (TooManyAttempts, even for the right password).
+    `client` (the caller's address) is held to `policy.client_max_failures` wrong passwords per
+    `policy.client_window_seconds`, whichever names it tries. Both counters live in the database,
+    so every API replica sees the same ones.
     """
     moment = time.time() if now is None else now
+    # 1. The client's budget, then the account's, both taken before any password is checked.
+    if client is not None:
+        _count_client_attempt(sessions, client, policy=policy, now=moment)
     with sessions() as session:
         user = session.scalar(select(User).where(User.name == name.strip()))
     if user is None or user.password_hash is None or len(password) > MAX_PASSWORD_CHARS:
         _verify(_DUMMY_HASH, password[:MAX_PASSWORD_CHARS])  # the same time as a real check
         return None
-    _refuse_if_paused(user.signin_locked_until, moment)
+    _count_attempt(sessions, user.id, policy=policy, now=moment)
+    # 2. The password. A wrong one stays counted; the one that makes max_failures starts the pause.
     if not _verify(user.password_hash, password):
-        _count_failure(sessions, user.id, policy=policy, now=moment)
+        _pause_if_over(sessions, user.id, policy=policy, now=moment)
         return None
+    # 3. Right, unless parallel guesses paused the account meanwhile: then not even this one
+    #    signs in. Otherwise the count starts again, and the client gets its attempt back.
+    refusal: TooManyAttempts | None = None
     with transaction(sessions) as session:
-        changes: dict[str, object] = {"failed_signins": 0, "signin_locked_until": None}
-        if _hasher.check_needs_rehash(user.password_hash):
-            changes["password_hash"] = _hasher.hash(password)
-        session.execute(update(User).where(User.id == user.id).values(**changes))
+        locked = session.scalar(select(User).where(User.id == user.id).with_for_update())
+        if locked is not None and locked.signin_locked_until is not None and locked.signin_locked_until > moment:
+            refusal = _paused(locked.signin_locked_until, moment, whose="for this account")
+        else:
+            changes: dict[str, object] = {"failed_signins": 0, "signin_locked_until": None}
+            if _hasher.check_needs_rehash(user.password_hash):
+                changes["password_hash"] = _hasher.hash(password)
+            session.execute(update(User).where(User.id == user.id).values(**changes))
+            if client is not None:
+                session.execute(
+                    update(SigninThrottle)
+                    .where(SigninThrottle.client == client[:64], SigninThrottle.attempts > 0)
+                    .values(attempts=SigninThrottle.attempts - 1)
+                )
+    if refusal is not None:
+        raise refusal
     return user
 
 
-def _refuse_if_paused(locked_until: float | None, now: float) -> None:
-    if locked_until is not None and locked_until > now:
-        minutes = max(1, round((locked_until - now) / 60))
-        raise TooManyAttempts(
-            f"too many wrong passwords for this account: try again in {minutes} minute{'s' if minutes != 1 else ''}",
-            field="password",
-        )
+def _paused(locked_until: float, now: float, *, whose: str) -> TooManyAttempts:
+    minutes = max(1, round((locked_until - now) / 60))
+    return TooManyAttempts(
+        f"too many wrong passwords {whose}: try again in {minutes} minute{'s' if minutes != 1 else ''}",
+        field="password",
+    )
 
 
-def _count_failure(sessions: sessionmaker[Session], user_id: str, *, policy: SignInPolicy, now: float) -> None:
-    """One more wrong password; the one that reaches the limit starts the pause and resets the count."""
+def _count_attempt(sessions: sessionmaker[Session], user_id: str, *, policy: SignInPolicy, now: float) -> None:
+    """One more attempt on the account, or TooManyAttempts while it is paused (an attempt past
+    the limit starts the pause itself: those before it are still being checked)."""
+    refusal: TooManyAttempts | None = None
     with transaction(sessions) as session:
         user = session.scalar(select(User).where(User.id == user_id).with_for_update())
         if user is None:
             return
-        user.failed_signins += 1
-        if user.failed_signins >= policy.max_failures:
-            user.failed_signins = 0
-            user.signin_locked_until = now + policy.lockout_seconds
+        if user.signin_locked_until is not None and user.signin_locked_until > now:
+            refusal = _paused(user.signin_locked_until, now, whose="for this account")
+        elif user.failed_signins >= policy.max_failures:
+            user.failed_signins, user.signin_locked_until = 0, now + policy.lockout_seconds
+            refusal = _paused(user.signin_locked_until, now, whose="for this account")
+        else:
+            user.failed_signins += 1
+    if refusal is not None:
+        raise refusal  # after the transaction, which keeps a pause it started
+
+
+def _pause_if_over(sessions: sessionmaker[Session], user_id: str, *, policy: SignInPolicy, now: float) -> None:
+    """A wrong password: the attempt that reached the limit starts the pause and resets the count."""
+    with transaction(sessions) as session:
+        session.execute(
+            update(User)
+            .where(User.id == user_id, User.failed_signins >= policy.max_failures)
+            .values(failed_signins=0, signin_locked_until=now + policy.lockout_seconds)
+        )
+
+
+def _count_client_attempt(sessions: sessionmaker[Session], client: str, *, policy: SignInPolicy, now: float) -> None:
+    """One more attempt from this address in its window, or TooManyAttempts past the limit."""
+    key = client[:64]
+    for _ in range(2):  # a first attempt from an address can race another's insert (PostgreSQL)
+        try:
+            with transaction(sessions) as session:
+                row = session.scalar(select(SigninThrottle).where(SigninThrottle.client == key).with_for_update())
+                if row is None:
+                    session.add(SigninThrottle(client=key, window_start=now, attempts=1))
+                    return
+                if row.window_start + policy.client_window_seconds <= now:
+                    row.window_start, row.attempts = now, 0
+                if row.attempts >= policy.client_max_failures:
+                    until = row.window_start + policy.client_window_seconds
+                    raise _paused(until, now, whose="from your address")
+                row.attempts += 1
+                return
+        except IntegrityError:
+            continue
 
 
 def _verify(password_hash: str, password: str) -> bool:

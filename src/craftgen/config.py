@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Wrong passwords in a row that pause sign-in, and how long that pause lasts.
     signin_max_failures: int = Field(default=SignInPolicy.max_failures, ge=1)
     signin_lockout_seconds: float = Field(default=SignInPolicy.lockout_seconds, ge=0)
+    # Wrong passwords one client address may send per window, whichever accounts they name.
+    signin_client_max_failures: int = Field(default=SignInPolicy.client_max_failures, ge=1)
+    signin_client_window_seconds: float = Field(default=SignInPolicy.client_window_seconds, ge=0)
     pro_monthly_credits: int = Field(default=JobPolicy.pro_monthly_credits, ge=0)  # one credit per image asked for
     thumbnail_size: int = Field(default=384, ge=64, le=1024)  # longest side of /v1/images/{id}/thumb
     gallery_licence: str = GalleryOptions.licence  # the terms every published image is shared under
@@ -150,7 +153,12 @@ class Settings(BaseSettings):
         return JobPolicy(free_active_jobs=self.free_active_jobs, pro_monthly_credits=self.pro_monthly_credits)
 
     def signin_policy(self) -> SignInPolicy:
-        return SignInPolicy(max_failures=self.signin_max_failures, lockout_seconds=self.signin_lockout_seconds)
+        return SignInPolicy(
+            max_failures=self.signin_max_failures,
+            lockout_seconds=self.signin_lockout_seconds,
+            client_max_failures=self.signin_client_max_failures,
+            client_window_seconds=self.signin_client_window_seconds,
+        )
 
     def gallery_options(self) -> GalleryOptions:
         return GalleryOptions(

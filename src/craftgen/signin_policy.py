@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SignInPolicy:
-    """How many wrong passwords in a row pause an account's sign-in, and for how long."""
+    """How many wrong passwords in a row pause an account's sign-in, and for how long; and how
+    many wrong passwords one client address may send in a window, whichever accounts they name."""
 
     max_failures: int = 5
     lockout_seconds: float = 300.0
+    client_max_failures: int = 20
+    client_window_seconds: float = 300.0

@@ -194,6 +194,9 @@ class GalleryItem(Base):
     reports: Mapped[int] = mapped_column(Integer, default=0)  # open reports (not yet reviewed)
     hidden_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     hidden_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # reported | admin | user_disabled
+    # The owner took a hidden image back: it stays hidden (and its reports stay) until an admin
+    # looks; unhiding then makes it private, as its owner asked (gallery/moderation.py).
+    withdrawn_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class GalleryLike(Base):
@@ -216,3 +219,13 @@ class GalleryReport(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float, default=now)
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # an admin looked
+
+
+class SigninThrottle(Base):
+    """Password sign-in attempts from one client address in the current window (accounts.py)."""
+
+    __tablename__ = "signin_throttles"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)  # the address, as the API saw it
+    window_start: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # wrong or still being checked

@@ -47,10 +47,14 @@ def open_reports(sessions: sessionmaker[Session], *, limit: int = 100) -> list[R
 
 
 def set_hidden(sessions: sessionmaker[Session], *, image_id: str, hidden: bool) -> None:
-    """Hide or unhide a published image; either way its open reports count as reviewed."""
+    """Hide or unhide a published image; either way its open reports count as reviewed. An
+    image its owner took back while it was hidden becomes private when unhidden."""
     with transaction(sessions) as session:
         item = locked_item(session, image_id, visible_only=False)
         now = time.time()
+        if not hidden and item.withdrawn_at is not None:
+            session.delete(item)
+            return
         if hidden:
             item.hidden_at, item.hidden_reason = item.hidden_at or now, BY_ADMIN
         else:

@@ -2,7 +2,9 @@
 
 Only an `image` output (not a preview or an SVG) of a job that succeeded can be published; its
 SVG cut file and preview become visible with it. Publishing again only changes the title and
-tags (likes, reports and a hide stay). The search index follows in the same transaction (FTS5
+tags (likes, reports and a hide stay). Hidden stays hidden until an admin unhides it: taking
+a hidden image back keeps its row (hidden, reports open, marked withdrawn), so publishing it
+again cannot make it public or clear its reports. The search index follows in the same transaction (FTS5
 triggers on SQLite, a generated column on PostgreSQL).
 """
 
@@ -68,19 +70,24 @@ def publish(
                 )
             )
         else:
-            item.title, item.tags = clean, stored_tags
+            item.title, item.tags, item.withdrawn_at = clean, stored_tags, None
         session.flush()
         row = session.execute(entry_query().where(GalleryItem.image_id == image_id)).one()
         return entry(*row)
 
 
 def unpublish(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -> None:
-    """Make an image private again (its likes and reports go with it)."""
+    """Make an image private again (its likes and reports go with it). A hidden one stays
+    hidden, reports and all, until an admin looks; it is only marked withdrawn."""
     with transaction(sessions) as session:
         own_image(session, user_id=user_id, image_id=image_id)
-        unpublished = delete(GalleryItem).where(GalleryItem.image_id == image_id, GalleryItem.user_id == user_id)
+        mine = (GalleryItem.image_id == image_id, GalleryItem.user_id == user_id, GalleryItem.withdrawn_at.is_(None))
+        hidden = session.scalar(select(GalleryItem).where(*mine, GalleryItem.hidden_at.is_not(None)).with_for_update())
+        if hidden is not None:
+            hidden.withdrawn_at = time.time()
+            return
         # A DELETE's result is a CursorResult; Session.execute is typed with the plain Result.
-        gone = cast(CursorResult[Any], session.execute(unpublished)).rowcount
+        gone = cast(CursorResult[Any], session.execute(delete(GalleryItem).where(*mine))).rowcount
     if not gone:
         raise NotFound(f"image {image_id!r} is not published")
 

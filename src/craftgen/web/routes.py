@@ -108,7 +108,10 @@ def _signed_in(request: Request, runtime: Runtime) -> tuple[User | None, str | N
     settings = runtime.settings
     if settings.local_studio and _is_loopback(request):
         key_id = local_key_id(runtime.sessions)
-        return user_for_key_id(runtime.sessions, key_id), cookie_signer(runtime).sign(key_id)
+        local = user_for_key_id(runtime.sessions, key_id)
+        if local is None or local.disabled_at is not None:  # a disabled account signs in by no means
+            return None, None
+        return local, cookie_signer(runtime).sign(key_id)
     return None, None
 
 
@@ -263,7 +266,8 @@ def signin(
     if name.strip() or password:
         try:
             policy = runtime.settings.signin_policy()
-            user = check_credentials(runtime.sessions, name=name, password=password, policy=policy)
+            client = request.client.host if request.client else None
+            user = check_credentials(runtime.sessions, name=name, password=password, policy=policy, client=client)
         except TooManyAttempts as paused:
             error = sentence(paused.message)
             return _signin_page(
@@ -286,6 +290,10 @@ def signin(
     if key_id is None:
         message = "That API key is not known here (or was revoked)." if key.strip() else "Enter your API key."
         return _signin_page(request, runtime, next_url=next_url, error=message, status_code=401)
+    owner = user_for_key_id(runtime.sessions, key_id)
+    if owner is None or owner.disabled_at is not None:
+        error = f"You cannot sign in: {DISABLED_MESSAGE}."
+        return _signin_page(request, runtime, next_url=next_url, error=error, status_code=403)
     return _signed_in_redirect(request, runtime, key_id, next_url)
 
 
