@@ -22,6 +22,7 @@ from craftgen.api import (
 )
 from craftgen.api.bodies import RequestBodies
 from craftgen.api.deps import current_user
+from craftgen.api.docs import install_docs
 from craftgen.api.errors import install_error_handlers
 from craftgen.api.metrics import metrics_registry
 from craftgen.api.openai_images import routes as openai_images
@@ -34,6 +35,8 @@ def create_api(runtime: Runtime) -> FastAPI:
         title="craftgen",
         version=__version__,
         description="Seamless patterns, clipart with SVG cut files, cutouts, variations, outpainting, upscaling.",
+        docs_url=None,  # served offline by install_docs, under a CSP
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.metrics = metrics_registry(sessions=runtime.sessions, queue=runtime.queue)
@@ -59,4 +62,5 @@ def create_api(runtime: Runtime) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(routes_meta.probes)
+    install_docs(app)
     return app
