@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     max_canvas_side: int = Limits.max_canvas_side
     max_upscale_pixels: int = Limits.max_upscale_pixels
     max_svg_nodes: int = Limits.max_svg_nodes
+    max_print_pixels: int = Limits.max_print_pixels
     min_speck_area: int = EngineOptions.min_speck_area
 
     # Output and processing knobs (see engine/options.py).
@@ -185,6 +186,7 @@ class Settings(BaseSettings):
             max_canvas_side=self.max_canvas_side,
             max_upscale_pixels=self.max_upscale_pixels,
             max_svg_nodes=self.max_svg_nodes,
+            max_print_pixels=self.max_print_pixels,
         )
 
     def engine_options(self) -> EngineOptions:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 Repeat = Literal["grid", "half-drop", "brick", "mirror"]
+PrintUnit = Literal["in", "cm", "mm"]
 OutputKind = Literal["image", "preview", "svg"]
 Quality = Literal["fast", "full"]
 
@@ -35,6 +36,7 @@ class Studio:
     more: bool = False  # under "More options"
     half: bool = False  # half a row wide, beside its pair (width and height, the sides)
     hint: str = ""  # a line under the control, in crafters' words (descriptions are for the API)
+    group: str = ""  # "print": shown under the form's "Print size" section, with its presets
 
 
 # Fields every tool that runs a model shares ---------------------------------------------------
@@ -87,9 +89,42 @@ class InputFile:
 UploadId = Annotated[str | None, Field(description="an upload id (API) or a file path (CLI)"), InputFile()]
 
 
-class ToolRequest(BaseModel):
-    """What every tool takes: its name and a seed (every run records one). `None` means "the
-    tool's default"; the engine fills defaults before a request runs."""
+class PrintSize(BaseModel):
+    """A physical output size: the final PNG is exactly round(size x dpi) pixels (plus the bleed
+    on each side), tagged with its DPI and an sRGB profile; a cut file is in the same unit.
+    Left out, the output keeps the model's pixel size (see engine/print_size.py)."""
+
+    print_width: Annotated[
+        float | None,
+        Field(gt=0, description="printed width in print_unit (give print_height too); left out: pixel size"),
+        Studio("Print width", half=True, group="print", order=10),
+    ] = None
+    print_height: Annotated[
+        float | None,
+        Field(gt=0, description="printed height in print_unit (give print_width too)"),
+        Studio("Print height", half=True, group="print", order=10),
+    ] = None
+    print_unit: Annotated[
+        PrintUnit | None,
+        Field(description="the unit of print_width, print_height and bleed; left out: in"),
+        Studio("Unit", labels=(("in", "inches"), ("cm", "cm"), ("mm", "mm")), half=True, group="print", order=20),
+    ] = None
+    dpi: Annotated[
+        int | None,
+        Field(description="pixels per inch of the printed file; left out: 300"),
+        Studio("DPI", half=True, group="print", order=20, hint="300 for paper, 150 for fabric"),
+    ] = None
+    bleed: Annotated[
+        float | None,
+        Field(ge=0, description="extra art past the trim on each side, in print_unit (print shops ask 0.125 in)"),
+        Studio("Bleed", group="print", order=30, hint="extra art past the cut edge on each side"),
+    ] = None
+
+
+class ToolRequest(PrintSize):
+    """What every tool takes: its name, a seed (every run records one) and a print size (the
+    `PrintSize` fields). `None` means "the tool's default"; the engine fills defaults before a
+    request runs."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -423,10 +423,13 @@ def test_tool_pages_read_the_declarations() -> None:
 
 
 def studio_fields(tool: Tool[Any]) -> list[str]:
-    """The tool's Studio-marked fields as its form lays them out: main ones, then More options."""
+    """The tool's Studio-marked fields as its form lays them out: main ones, Print size, then
+    More options."""
     marked = {name: hint for name, info in tool.request_model.model_fields.items() if (hint := studio_hint(info))}
     in_order = sorted(marked, key=lambda name: marked[name].order)
-    return [name for name in in_order if not marked[name].more] + [name for name in in_order if marked[name].more]
+    main = [name for name in in_order if not marked[name].more and not marked[name].group]
+    printing = [name for name in in_order if marked[name].group == "print"]
+    return main + printing + [name for name in in_order if marked[name].more and not marked[name].group]
 
 
 NAMED_CONTROLS = """form => [...form.elements].filter(e => e.name).map(e => [

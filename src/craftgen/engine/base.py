@@ -20,7 +20,9 @@ from PIL import Image
 from craftgen.engine.limits import Limits
 from craftgen.engine.models import LoadedModel
 from craftgen.engine.options import EngineOptions
+from craftgen.engine.print_size import fit_print, print_spec
 from craftgen.imaging.io import png_bytes
+from craftgen.imaging.printing import srgb_profile
 from craftgen.schemas import OutputKind, ToolRequest
 
 RequestT = TypeVar("RequestT", bound=ToolRequest)
@@ -194,13 +196,23 @@ def png_output(
     ctx: RunContext,
     seed: int | None,
     extra: Mapping[str, object] | None = None,
+    fitted: bool = False,
+    tile: Mapping[str, Any] | None = None,
 ) -> OutputFile:
+    """One PNG output. An `image` of a request with a print size is brought to that size here
+    (engine/print_size.fit_print; `tile` = {repeat, wrap_x, wrap_y} resizes a pattern tile
+    wrap-aware) unless the caller already did (`fitted`); every PNG gets the request's DPI, and
+    an sRGB profile when any print field was given."""
+    spec = print_spec(item.request, dpi=ctx.options.dpi)
+    if kind == "image" and not fitted:
+        image = fit_print(image, spec, tile=dict(tile) if tile is not None else None)
     data = png_bytes(
         image,
         parameters=parameters(
             item, model=ctx.model_name, seed=item.seed if seed is None else seed, extra=extra
         ),
-        dpi=ctx.options.dpi,
+        dpi=spec.dpi,
+        icc_profile=srgb_profile() if spec.tagged else None,
     )
     return OutputFile(
         name=name,

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from craftgen.engine.base import OutputFile, RunContext, ToolInput, png_output
+from craftgen.engine.print_size import fit_print, print_spec
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.cutout import cut_out
 from craftgen.imaging.vectorize import vectorize_alpha
@@ -35,7 +37,16 @@ def cutout_outputs(
     """Transparent PNG + SVG for one image; `strict` refuses images without a plain background."""
     # 1. Alpha from the plain background, edge colours cleaned of it.
     cut = cut_out(image, strict=strict)
-    png = png_output(cut.image, name=f"{prefix}.png", kind="image", item=item, ctx=ctx, seed=seed)
+    # 2. At a print size, the cut-out is fitted to it first, so the cut file is traced at the
+    #    size it will be cut (and matches the PNG exactly).
+    spec = print_spec(item.request, dpi=ctx.options.dpi)
+    sized = fit_print(cut.image, spec)
+    alpha = cut.alpha
+    scale = 1.0
+    if sized is not cut.image:
+        alpha = np.asarray(sized.getchannel("A"), np.float32) / 255.0
+        scale = sized.width / cut.image.width
+    png = png_output(sized, name=f"{prefix}.png", kind="image", item=item, ctx=ctx, seed=seed, fitted=True)
     out = CutoutOutputs(
         files=[png],
         metrics={
@@ -48,14 +59,15 @@ def cutout_outputs(
             f"{prefix}: the background was not plain (spread {cut.background_spread:.1f}); "
             "the cut-out may include background"
         )
-    # 2. The cut file from the alpha. A generated image with nothing to cut keeps its PNG
+    # 3. The cut file from the alpha. A generated image with nothing to cut keeps its PNG
     #    and says why it has no SVG; an upload with nothing to cut is the caller's error.
     try:
         cut_file = vectorize_alpha(
-            cut.alpha,
-            min_area=ctx.options.min_speck_area,
+            alpha,
+            min_area=max(1, round(ctx.options.min_speck_area * scale * scale)),
             max_nodes=ctx.limits.max_svg_nodes,
-            dpi=ctx.options.dpi,
+            dpi=spec.dpi,
+            size=spec.svg_size(sized.width, sized.height),
         )
     except InvalidRequest as error:
         if strict:
@@ -68,8 +80,8 @@ def cutout_outputs(
             kind="svg",
             media_type="image/svg+xml",
             data=cut_file.svg.encode("utf-8"),
-            width=cut.image.width,
-            height=cut.image.height,
+            width=sized.width,
+            height=sized.height,
             seed=seed,
         )
     )

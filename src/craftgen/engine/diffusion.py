@@ -16,8 +16,9 @@ from PIL import Image
 from craftgen.engine.base import ProgressFn, ToolInput
 from craftgen.engine.options import EngineOptions
 from craftgen.engine.preview import PreviewProgress, first_images, latent_preview
+from craftgen.engine.print_size import aspect_size
 from craftgen.engine.validation import join_prompt
-from craftgen.schemas import Count, DiffusionRequest, Size
+from craftgen.schemas import Count, DiffusionRequest, Size, ToolRequest
 
 
 class TextToImageRequest(Size, Count, DiffusionRequest):
@@ -34,9 +35,13 @@ PromptT = TypeVar("PromptT", bound=DiffusionRequest)
 TextT = TypeVar("TextT", bound=TextToImageRequest)
 
 
-def size_defaults(options: EngineOptions) -> dict[str, object]:
-    """The model's own size, where a text-to-image request names none."""
-    return {"width": options.default_size, "height": options.default_size}
+def size_defaults(options: EngineOptions, request: ToolRequest | None = None) -> dict[str, object]:
+    """The model's own size, where a text-to-image request names none; for a print size, about
+    as many pixels in the print's shape (so the final resize barely stretches)."""
+    if request is None:
+        return {"width": options.default_size, "height": options.default_size}
+    width, height = aspect_size(request, default=options.default_size)
+    return {"width": width, "height": height}
 
 
 def txt2img_batch_key(request: TextToImageRequest) -> tuple[object, ...]:

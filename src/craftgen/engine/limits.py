@@ -25,3 +25,4 @@ class Limits:
     max_canvas_side: int = 3072  # largest side of an outpainted canvas
     max_upscale_pixels: int = 4096 * 4096  # largest upscaled output
     max_svg_nodes: int = 20000  # path commands in one SVG cut file
+    max_print_pixels: int = 6000 * 6000  # a print-sized output, bleed included (20 x 20 in at 300 DPI)

@@ -10,6 +10,7 @@ from PIL import Image
 from craftgen.engine.base import RequestT, Tool, ToolInput
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
+from craftgen.engine.print_size import check_print_size
 from craftgen.errors import InvalidRequest
 from craftgen.schemas import DiffusionRequest, ToolRequest
 
@@ -46,6 +47,7 @@ def resolve(
     resolved = request.model_copy(update=filled)
     # 4. Bounds every tool shares.
     check_shared_limits(resolved, tool=tool, limits=limits)
+    check_print_size(resolved, limits=limits, dpi=options.dpi)
     item = ToolInput(request=resolved, image=image)
     # 5. The tool's own checks.
     tool.validate(item, limits)

@@ -161,13 +161,19 @@ def _trace_all(
 
 
 def vectorize_alpha(
-    alpha: np.ndarray, *, min_area: int = 16, max_nodes: int = 5000, dpi: int = 300
+    alpha: np.ndarray,
+    *,
+    min_area: int = 16,
+    max_nodes: int = 5000,
+    dpi: int = 300,
+    size: tuple[str, str] | None = None,
 ) -> CutFile:
     """Trace alpha >= 0.5 into an SVG cut file with one closed path per shape.
 
     min_area: shapes and holes smaller than this many pixels are dropped or
     filled (16 suits a 512 px image). max_nodes: most path commands in the
-    file. dpi: pixels per inch for the physical width and height.
+    file. dpi: pixels per inch for the physical width and height, given in
+    inches unless `size` gives them (e.g. ("76.2000mm", "76.2000mm")).
     """
     # 1. Validate.
     if alpha.ndim != 2 or alpha.size == 0:
@@ -205,8 +211,8 @@ def vectorize_alpha(
 
     # 4. Rebuild a minimal SVG: only svg and path elements.
     h, w = mask.shape
-    size = {"width": f"{w / dpi:.4f}in", "height": f"{h / dpi:.4f}in"}
-    root = ET.Element("svg", {"xmlns": SVG_NS, "viewBox": f"0 0 {w} {h}", **size})
+    width, height = size or (f"{w / dpi:.4f}in", f"{h / dpi:.4f}in")
+    root = ET.Element("svg", {"xmlns": SVG_NS, "viewBox": f"0 0 {w} {h}", "width": width, "height": height})
     for shape in shapes:
         ET.SubElement(root, "path", {"d": _path_data(shape), "fill": "#000000", "fill-rule": "evenodd"})
     return CutFile(svg=ET.tostring(root, encoding="unicode"), paths=len(shapes), nodes=nodes)

@@ -44,6 +44,31 @@ class Control:
     numeric: bool = False  # a select whose values are sent as numbers
     more: bool = False  # under "More options"
     half: bool = False  # half a row wide, beside its pair (width and height, the sides)
+    group: str = ""  # "print": under the form's "Print size" section
+
+
+@dataclass(frozen=True)
+class PrintPreset:
+    """A print size crafters often want, offered above the print fields (it only fills them)."""
+
+    label: str
+    width: float
+    height: float
+    unit: str
+    dpi: int
+
+    @property
+    def values(self) -> dict[str, object]:
+        return {"print_width": self.width, "print_height": self.height, "print_unit": self.unit, "dpi": self.dpi}
+
+
+PRINT_PRESETS: tuple[PrintPreset, ...] = (
+    PrintPreset("12 × 12 in scrapbook paper", 12, 12, "in", 300),
+    PrintPreset("A4 (210 × 297 mm)", 210, 297, "mm", 300),
+    PrintPreset("US Letter (8.5 × 11 in)", 8.5, 11, "in", 300),
+    PrintPreset("3 in sticker", 3, 3, "in", 300),
+    PrintPreset("Fat quarter (18 × 22 in, 150 DPI)", 18, 22, "in", 150),
+)
 
 
 @dataclass(frozen=True)
@@ -62,11 +87,19 @@ class ToolPage:
 
     @property
     def main_controls(self) -> tuple[Control, ...]:
-        return tuple(c for c in self.controls if not c.more)
+        return tuple(c for c in self.controls if not c.more and not c.group)
+
+    @property
+    def print_controls(self) -> tuple[Control, ...]:
+        return tuple(c for c in self.controls if c.group == "print")
 
     @property
     def more_controls(self) -> tuple[Control, ...]:
-        return tuple(c for c in self.controls if c.more)
+        return tuple(c for c in self.controls if c.more and not c.group)
+
+    @property
+    def print_presets(self) -> tuple[PrintPreset, ...]:
+        return PRINT_PRESETS if self.print_controls else ()
 
 
 def _option(value: object) -> str:
@@ -85,7 +118,16 @@ def _bare(annotation: Any) -> Any:
 
 def _control(name: str, info: FieldInfo, studio: Studio, start: object) -> Control:
     """The control for one field, starting at `start` (the tool's default, else the model's)."""
-    text = Control(name, studio.label, "text", hint=studio.hint, unit=studio.unit, more=studio.more, half=studio.half)
+    text = Control(
+        name,
+        studio.label,
+        "text",
+        hint=studio.hint,
+        unit=studio.unit,
+        more=studio.more,
+        half=studio.half,
+        group=studio.group,
+    )
     annotation = _bare(info.annotation)
     pairs: tuple[tuple[object, str], ...] = studio.choices
     if not pairs and get_origin(annotation) is Literal:

@@ -44,7 +44,7 @@ class ClipartTool(Tool[ClipartRequest]):
     negative_suffix = CLIPART_NEGATIVE
 
     def defaults(self, request: ClipartRequest, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
-        return size_defaults(options)
+        return size_defaults(options, request)
 
     def batch_key(self, item: ToolInput[ClipartRequest]) -> tuple[object, ...]:
         return ("clipart", *txt2img_batch_key(item.request))

@@ -15,6 +15,7 @@ from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolOutp
 from craftgen.engine.diffusion import TextToImageRequest, size_defaults, txt2img, txt2img_batch_key
 from craftgen.engine.limits import Limits
 from craftgen.engine.options import EngineOptions
+from craftgen.engine.print_size import fit_print, print_spec
 from craftgen.engine.tile_padding import TilePadding, tiled_padding
 from craftgen.errors import InvalidRequest
 from craftgen.imaging.seams import seam_scores
@@ -83,7 +84,7 @@ class PatternTool(Tool[PatternRequest]):
     needs_prompt = True
 
     def defaults(self, request: PatternRequest, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
-        return {**size_defaults(options), "seamless_x": True, "seamless_y": True}
+        return {**size_defaults(options, request), "seamless_x": True, "seamless_y": True}
 
     def validate(self, item: ToolInput[PatternRequest], limits: Limits) -> None:
         request = item.request
@@ -119,13 +120,24 @@ class PatternTool(Tool[PatternRequest]):
         request = item.request
         outputs = []
         worst: dict[str, float] = {}
-        for index, image in enumerate(images):
-            scores = seam_scores(image, repeat=request.repeat)
+        spec = print_spec(request, dpi=ctx.options.dpi)
+        tile = {"repeat": request.repeat, "wrap_x": bool(request.seamless_x), "wrap_y": bool(request.seamless_y)}
+        for index, generated in enumerate(images):
+            # At a print size the tile is resized wrap-aware (and repeats on into the bleed);
+            # its seams are scored on the trim box, the tile as it will repeat.
+            image = fit_print(generated, spec, tile=tile)
+            trim = image
+            if spec.sized and spec.bleed_px:
+                b = spec.bleed_px
+                trim = image.crop((b, b, image.width - b, image.height - b))
+            scores = seam_scores(trim, repeat=request.repeat)
             for key, value in scores.items():
                 worst[key] = min(worst.get(key, value), value)
             seed = item.image_seed(index)
-            outputs.append(png_output(image, name=f"pattern-{index}.png", kind="image", item=item, ctx=ctx, seed=seed))
-            preview = repeat_preview(image, repeat=request.repeat, count=PREVIEW_COUNT)
+            outputs.append(
+                png_output(image, name=f"pattern-{index}.png", kind="image", item=item, ctx=ctx, seed=seed, fitted=True)
+            )
+            preview = repeat_preview(generated, repeat=request.repeat, count=PREVIEW_COUNT)
             outputs.append(
                 png_output(
                     preview,

@@ -38,7 +38,7 @@ class TextTool(Tool[TextRequest]):
     needs_prompt = True
 
     def defaults(self, request: TextRequest, image: Image.Image | None, options: EngineOptions) -> dict[str, object]:
-        return size_defaults(options)
+        return size_defaults(options, request)
 
     def batch_key(self, item: ToolInput[TextRequest]) -> tuple[object, ...]:
         return ("text", *txt2img_batch_key(item.request))

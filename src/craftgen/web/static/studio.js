@@ -649,6 +649,19 @@
     return body;
   }
 
+  // A preset select fills the fields it names (data-values: {field: value}); it sends nothing itself.
+  function setupPresets(form) {
+    form.querySelectorAll("[data-presets]").forEach((select) =>
+      select.addEventListener("change", () => {
+        const values = JSON.parse(select.selectedOptions[0].dataset.values || "{}");
+        for (const [name, value] of Object.entries(values)) {
+          const control = form.elements.namedItem(name);
+          if (control) control.value = String(value);
+        }
+      }),
+    );
+  }
+
   function setupToolPage(form) {
     const pendingUpload = setupDropzone(form);
     const generate = form.querySelector("[data-generate]");
@@ -671,6 +684,7 @@
       }),
     );
 
+    setupPresets(form);
     prefillRemix(form);
 
     // A progress event carries `preview` only when it changed (null once it is gone).
