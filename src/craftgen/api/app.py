@@ -20,6 +20,7 @@ from craftgen.api import (
     routes_meta,
     routes_uploads,
 )
+from craftgen.api.a1111 import routes as a1111
 from craftgen.api.bodies import RequestBodies
 from craftgen.api.deps import current_user
 from craftgen.api.docs import install_docs
@@ -44,13 +45,17 @@ def create_api(runtime: Runtime) -> FastAPI:
     # the error handlers, so their catch-all 500 middleware still wraps it.
     limits = runtime.settings.limits()
     app.add_middleware(
-        RequestBodies, max_bytes=limits.max_body_bytes, max_multipart_bytes=limits.max_multipart_bytes
+        RequestBodies,
+        max_bytes=limits.max_body_bytes,
+        max_multipart_bytes=limits.max_multipart_bytes,
+        image_json_paths=(a1111.router.prefix + "/",),
     )
     install_error_handlers(app)
     # The drop-in APIs check keys themselves, answering in their own error shapes; they come
     # first, so POST /v1/images/generations is never taken for one of our /v1/images/{id} routes.
     app.include_router(openai_images.router)
     app.include_router(image_links.router)  # signed links need no key
+    app.include_router(a1111.router)
     # Everything under /v1 needs an API key; the probes and the docs do not.
     v1 = APIRouter(
         prefix="/v1",

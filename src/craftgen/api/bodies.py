@@ -30,10 +30,14 @@ class BodyTooLarge(PayloadTooLarge):
 class RequestBodies:
     """Size limit on every body, and encodable text in every JSON body."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_multipart_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, max_multipart_bytes: int, image_json_paths: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_multipart_bytes = max_multipart_bytes
+        # Path prefixes whose JSON bodies carry base64 images (A1111's API): the multipart limit.
+        self.image_json_paths = image_json_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +46,8 @@ class RequestBodies:
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "")
         multipart = content_type.lower().startswith("multipart/")
-        limit = self.max_multipart_bytes if multipart else self.max_bytes
+        images = multipart or str(scope.get("path", "")).startswith(self.image_json_paths)
+        limit = self.max_multipart_bytes if images else self.max_bytes
         # 1. A declared length over the limit is refused before a byte is read.
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:

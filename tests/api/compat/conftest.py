@@ -18,6 +18,7 @@ import uvicorn
 from craftgen.accounts import create_user
 from craftgen.app import create_app
 from craftgen.config import Settings
+from craftgen.engine.preview import PreviewProgress
 from craftgen.jobs.worker import Worker
 from craftgen.processes import build_worker
 from craftgen.runtime import Runtime, build_runtime
@@ -63,6 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         default_steps=3,
         upscale_tile=128,
         upscale_overlap=32,
+        upscale_strength=0.5,  # with 3 steps, the default 0.25 would run no denoising step
         progress_interval=0,
         preview_interval=0,
         poll_interval=0.02,
@@ -91,3 +93,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     working.join(timeout=60)
     serving.join(timeout=30)
     runtime.db.dispose()
+
+
+@pytest.fixture()
+def slow_steps(server: Server, monkeypatch: pytest.MonkeyPatch) -> float:
+    """Each diffusion step reported takes this much longer, so a test sees a job while it runs
+    (its progress, its live previews) before the tiny model is done."""
+    delay = 0.2
+    engine = server.runtime.engine
+    run_batch = engine.run_batch
+
+    def slow_batch(items: Any, *, progress: Any = None) -> Any:
+        if isinstance(progress, PreviewProgress):
+            inner = progress
+
+            def report(done: int, total: int, preview: Any) -> None:
+                inner.report(done, total, preview)
+                time.sleep(delay)
+
+            progress = PreviewProgress(report)
+        return run_batch(items, progress=progress)
+
+    monkeypatch.setattr(engine, "run_batch", slow_batch)
+    return delay

@@ -13,8 +13,6 @@ import pytest
 from PIL import Image
 
 from craftgen.api.image_links import link_signer
-from craftgen.engine.base import ToolInput
-from craftgen.engine.preview import PreviewProgress
 from craftgen.engine.tools import TOOLS
 from tests.api.compat.conftest import Server
 from tests.conftest import smooth_image
@@ -176,23 +174,7 @@ def test_variations(server: Server) -> None:
     assert server.client(key).get("/v1/jobs").json()["jobs"][0]["tool"] == "variations"
 
 
-def test_streaming_sends_partial_images_from_live_previews(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Slow each step down a little, so the stream sees the previews the worker writes.
-    engine = server.runtime.engine
-    run_batch = engine.run_batch
-
-    def slow_batch(items: list[ToolInput[object]], *, progress: object = None) -> object:
-        if isinstance(progress, PreviewProgress):
-            inner = progress
-
-            def report(done: int, total: int, preview: object) -> None:
-                inner.report(done, total, preview)  # type: ignore[arg-type]
-                time.sleep(0.2)
-
-            progress = PreviewProgress(report)
-        return run_batch(items, progress=progress)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(engine, "run_batch", slow_batch)
+def test_streaming_sends_partial_images_from_live_previews(server: Server, slow_steps: float) -> None:
     key = server.user("oa-stream")
     with sdk(server, key).images.generate(
         prompt="a cozy cabin", size="128x128", stream=True, partial_images=2, quality="high"
