@@ -2,16 +2,16 @@
 
 Each tool declares its own request model in its file under engine/tools, built from the
 pieces here: a base (`ToolRequest`, `DiffusionRequest`), mixins for fields several tools share
-(`Count`, `Size`, `InputImage`), and field types that carry their constraints, descriptions and
-studio hints (`Studio`). Field names are the same everywhere (CLI options in kebab case, API
-fields in snake case). Types and shapes are checked here; limits that are settings are checked
-by the engine. The union of all tool requests, keyed on `tool`, is in engine/requests.py.
+(`Count`, `Size`, `InputImage`, `InputMask`), and field types that carry their constraints,
+descriptions and studio hints (`Studio`). Field names are the same everywhere (CLI options in
+kebab case, API fields in snake case). Types and shapes are checked here; limits that are
+settings are checked by the engine. The union of all tool requests, keyed on `tool`, is in engine/requests.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
@@ -83,10 +83,24 @@ Side = Annotated[
 
 @dataclass(frozen=True)
 class InputFile:
-    """Marks a field that names an input image: an upload id in the API, a file path in the CLI."""
+    """Marks a field that names an input image: an upload id in the API, a file path in the CLI.
+    `mask_of` names the field whose image this one masks: it must be that image's size, and the
+    studio paints it over that image instead of asking for a file."""
+
+    mask_of: str | None = None
 
 
 UploadId = Annotated[str | None, Field(description="an upload id (API) or a file path (CLI)"), InputFile()]
+MaskId = Annotated[
+    str | None,
+    Field(
+        description=(
+            "a mask the size of the image: an upload id (API) or a file path (CLI). White (and opaque) "
+            "marks what to repaint; black or transparent what to keep"
+        )
+    ),
+    InputFile(mask_of="image"),
+]
 
 
 class PrintSize(BaseModel):
@@ -166,10 +180,17 @@ class InputImage(BaseModel):
     image: UploadId = None
 
 
+class InputMask(BaseModel):
+    """A mask over the input image (use with InputImage): white/opaque = repaint, black or
+    transparent = keep. Like `image`, an upload id in the API, a file path in the CLI."""
+
+    mask: MaskId = None
+
+
 UPLOAD_EXAMPLE = "9f1c2b7e4a5d4c3b8e6f0a1b2c3d4e5f"  # what an upload id looks like, for examples
 
 
-def examples(*requests: dict[str, object]) -> ConfigDict:
+def examples(*requests: dict[str, Any]) -> ConfigDict:
     """A request model's config carrying example requests: shown in the OpenAPI schema, and
     the contract tests run each tool's first example."""
     return ConfigDict(json_schema_extra={"examples": [dict(request) for request in requests]})
@@ -180,8 +201,18 @@ def studio_hint(info: FieldInfo) -> Studio | None:
     return next((item for item in info.metadata if isinstance(item, Studio)), None)
 
 
+def input_file(info: FieldInfo) -> InputFile | None:
+    """The InputFile marker of a field, if it names an input image."""
+    return next((item for item in info.metadata if isinstance(item, InputFile)), None)
+
+
 def is_input_file(info: FieldInfo) -> bool:
-    return any(isinstance(item, InputFile) for item in info.metadata)
+    return input_file(info) is not None
+
+
+def input_files(model: type[BaseModel]) -> dict[str, InputFile]:
+    """A request model's input-file fields by name, in field order."""
+    return {name: marker for name, info in model.model_fields.items() if (marker := input_file(info)) is not None}
 
 
 # Results ---------------------------------------------------------------------------------------

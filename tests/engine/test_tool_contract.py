@@ -30,6 +30,8 @@ TOLERANCE = 1  # a batch may differ from a lone run by float rounding, never by 
 
 ALL_TOOLS = [pytest.param(tool, id=tool.name) for tool in TOOLS.values()]
 COUNTED_TOOLS = [pytest.param(tool, id=tool.name) for tool in TOOLS.values() if "num_images" in tool.fields]
+FILE_TOOLS = [pytest.param(tool, id=tool.name) for tool in TOOLS.values() if tool.input_files]
+MASKED_TOOLS = [pytest.param(tool, id=tool.name) for tool in TOOLS.values() if tool.mask_fields]
 
 
 def _picture(seed: int = 0) -> Image.Image:
@@ -44,10 +46,23 @@ def _picture(seed: int = 0) -> Image.Image:
     return image
 
 
+def _mask() -> Image.Image:
+    """A mask for tools that take one: a blob over the middle of the picture marked to repaint."""
+    mask = Image.new("L", (SIZE, SIZE), 0)
+    ImageDraw.Draw(mask).ellipse((20, 18, 44, 46), fill=255)
+    return mask
+
+
+def _files(tool: Tool[Any], seed: int = 0) -> dict[str, Image.Image]:
+    """Pixels for every input file the tool declares: the picture, and a mask for each mask field."""
+    return {name: _mask() if marker.mask_of else _picture(seed) for name, marker in tool.input_files.items()}
+
+
 def _request(tool: Tool[Any], **changes: object) -> dict[str, object]:
-    """The tool's example at test size, with `changes`; no upload id (the test passes pixels)."""
+    """The tool's example at test size, with `changes`; no upload ids (the test passes pixels)."""
     data = {**tool.example_request, **changes}
-    data.pop("image", None)
+    for name in tool.input_files:
+        data.pop(name, None)
     if "steps" in tool.fields:
         data.setdefault("steps", STEPS)
     for side in ("width", "height"):
@@ -57,8 +72,7 @@ def _request(tool: Tool[Any], **changes: object) -> dict[str, object]:
 
 
 def _run(engine: Engine, tool: Tool[Any], **changes: object) -> ToolResult:
-    image = _picture() if tool.needs_image else None
-    return engine.run(parse_request(_request(tool, **changes)), image)
+    return engine.run(parse_request(_request(tool, **changes)), files=_files(tool))
 
 
 def _pixels(output: OutputFile) -> np.ndarray:
@@ -84,6 +98,9 @@ def test_the_declared_example_is_a_valid_request_for_the_tool(tool: Tool[Any]) -
 
     assert type(request) is tool.request_model and request.tool == tool.name
     assert tool.needs_image == ("image" in tool.example_request)
+    assert set(tool.input_files) <= set(tool.example_request), "the example names every input file"
+    for name, marker in tool.input_files.items():
+        assert marker.mask_of is None or marker.mask_of in tool.input_files, f"{name} masks an input the tool takes"
     assert tool.card.title and tool.card.makes
 
 
@@ -110,6 +127,25 @@ def test_an_unknown_field_is_refused_by_name(tool: Tool[Any]) -> None:
     with pytest.raises(InvalidRequest) as refused:
         parse_request({**tool.example_request, "colour": "teal"})
     assert refused.value.field == "colour" and "unknown field" in str(refused.value)
+
+
+@pytest.mark.parametrize("tool", FILE_TOOLS)
+def test_every_declared_input_file_is_required_by_name(engine: Engine, tool: Tool[Any]) -> None:
+    for name in tool.input_files:
+        files = _files(tool)
+        del files[name]
+        with pytest.raises(InvalidRequest) as refused:
+            engine.prepare(parse_request(_request(tool)), files=files)
+        assert refused.value.field == name and name in str(refused.value)
+
+
+@pytest.mark.parametrize("tool", MASKED_TOOLS)
+def test_a_mask_not_the_size_of_its_image_is_refused_by_name(engine: Engine, tool: Tool[Any]) -> None:
+    for name in tool.mask_fields:
+        files = {**_files(tool), name: _mask().resize((SIZE + 8, SIZE))}
+        with pytest.raises(InvalidRequest) as refused:
+            engine.prepare(parse_request(_request(tool)), files=files)
+        assert refused.value.field == name and f"{SIZE + 8}x{SIZE}" in str(refused.value)
 
 
 # Outputs ---------------------------------------------------------------------------------------
@@ -160,8 +196,7 @@ def test_a_batch_gives_each_request_the_pixels_it_gets_alone(engine: Engine, too
         changes: dict[str, object] = {"seed": seed}
         if "prompt" in tool.fields:
             changes["prompt"] = f"{tool.example_request.get('prompt', '')} {('red', 'blue')[index]}".strip()
-        image = _picture(seed=index) if tool.needs_image else None
-        items.append(engine.prepare(parse_request(_request(tool, **changes)), image))
+        items.append(engine.prepare(parse_request(_request(tool, **changes)), files=_files(tool, seed=index)))
     keys = {engine.batch_key(item) for item in items}
     if None in keys:
         # A tool that runs each request alone is never handed two at once.

@@ -23,7 +23,7 @@ from craftgen.engine.options import EngineOptions
 from craftgen.engine.print_size import fit_print, print_spec
 from craftgen.imaging.io import png_bytes
 from craftgen.imaging.printing import srgb_profile
-from craftgen.schemas import OutputKind, ToolRequest
+from craftgen.schemas import InputFile, OutputKind, ToolRequest, input_files
 
 RequestT = TypeVar("RequestT", bound=ToolRequest)
 
@@ -63,10 +63,22 @@ class ToolOutputs:
 
 @dataclass(frozen=True)
 class ToolInput(Generic[RequestT]):
-    """A request with every default filled in, plus its decoded input image."""
+    """A request with every default filled in, plus its decoded input files by field name
+    (`image`, and a `mask` where the tool takes one)."""
 
     request: RequestT
-    image: Image.Image | None = None
+    files: Mapping[str, Image.Image] = field(default_factory=dict)
+
+    @property
+    def image(self) -> Image.Image | None:
+        """The input image, where the tool takes one."""
+        return self.files.get("image")
+
+    def file(self, name: str) -> Image.Image:
+        """An input file the tool declares (validation made sure it is there)."""
+        found = self.files.get(name)
+        assert found is not None, f"{name} is checked for before a request runs"
+        return found
 
     @property
     def num_images(self) -> int:
@@ -158,6 +170,16 @@ class Tool(Generic[RequestT]):
         return "image" in self.request_model.model_fields
 
     @property
+    def input_files(self) -> dict[str, InputFile]:
+        """The fields that name input files (`image`, a `mask`), each one required."""
+        return input_files(self.request_model)
+
+    @property
+    def mask_fields(self) -> tuple[str, ...]:
+        """The input files that are masks over another input (the studio paints them)."""
+        return tuple(name for name, marker in self.input_files.items() if marker.mask_of)
+
+    @property
     def prompt_mode(self) -> Literal["required", "optional", "none"]:
         if "prompt" not in self.request_model.model_fields:
             return "none"
@@ -182,7 +204,9 @@ def parameters(
     item: ToolInput[Any], *, model: str, seed: int, extra: Mapping[str, object] | None = None
 ) -> dict[str, object]:
     """What a PNG records about how it was made: enough to make it again."""
-    request: dict[str, object] = item.request.model_dump(exclude_none=True, exclude={"image"})
+    request: dict[str, object] = item.request.model_dump(
+        exclude_none=True, exclude=set(input_files(type(item.request)))
+    )
     request.update(model=model, seed=seed, **(extra or {}))
     return request
 

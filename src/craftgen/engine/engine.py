@@ -6,7 +6,7 @@ prepared requests with equal `batch_key`s into one diffusion call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -65,11 +65,21 @@ class Engine:
                 f"unknown tool {name!r}; choose one of {', '.join(TOOLS)}", field="tool"
             ) from None
 
-    def prepare(self, request: ToolRequest, image: Image.Image | None = None) -> ToolInput[Any]:
+    def prepare(
+        self,
+        request: ToolRequest,
+        image: Image.Image | None = None,
+        *,
+        files: Mapping[str, Image.Image] | None = None,
+    ) -> ToolInput[Any]:
         """Check a request and fill its defaults (loads at most a tokenizer; cheap enough for
-        the API, so a too-long prompt is refused at submission, not when the job runs)."""
+        the API, so a too-long prompt is refused at submission, not when the job runs).
+        `files` are the decoded input files by field name; `image` is short for files["image"]."""
         tool = self.tool(request.tool)
-        item = resolve(request, image, tool=tool, limits=self.limits, options=self.options)
+        inputs = dict(files or {})
+        if image is not None:
+            inputs["image"] = image
+        item = resolve(request, inputs, tool=tool, limits=self.limits, options=self.options)
         if isinstance(item.request, DiffusionRequest):
             tokenizer = self.models.tokenizer(item.request.model)
             if tokenizer is not None:
@@ -85,9 +95,10 @@ class Engine:
         request: ToolRequest,
         image: Image.Image | None = None,
         *,
+        files: Mapping[str, Image.Image] | None = None,
         progress: ProgressFn | None = None,
     ) -> ToolResult:
-        return self.run_batch([self.prepare(request, image)], progress=progress)[0]
+        return self.run_batch([self.prepare(request, image, files=files)], progress=progress)[0]
 
     def run_batch(self, items: Sequence[ToolInput[Any]], *, progress: ProgressFn | None = None) -> list[ToolResult]:
         """Run prepared inputs that share a batch key as one batch; results in input order."""

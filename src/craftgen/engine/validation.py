@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image
@@ -17,22 +18,20 @@ from craftgen.schemas import DiffusionRequest, ToolRequest
 
 def resolve(
     request: RequestT,
-    image: Image.Image | None,
+    files: Mapping[str, Image.Image],
     *,
     tool: Tool[RequestT],
     limits: Limits,
     options: EngineOptions,
 ) -> ToolInput[RequestT]:
-    """A request with defaults filled in, checked against the limits, or InvalidRequest."""
+    """A request with defaults filled in, checked against the limits, or InvalidRequest.
+    `files` are the decoded input files by field name (`image`, `mask`)."""
     # 1. The tool's own model: its fields are exactly the ones the tool accepts (fields of
     #    other tools were refused when the request was parsed).
     if not isinstance(request, tool.request_model):
         raise InvalidRequest(f"this is not a {tool.name} request", field="tool")
-    # 2. The input image, where the tool takes one.
-    if tool.needs_image and image is None:
-        raise InvalidRequest(f"the {tool.name} tool needs an input image", field="image")
-    if not tool.needs_image and image is not None:
-        raise InvalidRequest(f"the {tool.name} tool takes no input image", field="image")
+    # 2. The input files, where the tool takes them: every one it declares, no other.
+    check_input_files(files, tool=tool)
     if tool.needs_prompt and not getattr(request, "prompt", "").strip():
         raise InvalidRequest(f"the {tool.name} tool needs a prompt", field="prompt")
     # 3. Defaults: the engine's, then the tool's own.
@@ -41,17 +40,40 @@ def resolve(
         filled["model"] = request.model or options.default_model
         filled["steps"] = request.steps if request.steps is not None else options.default_steps
         filled["guidance"] = request.guidance if request.guidance is not None else options.default_guidance
-    for name, value in tool.defaults(request, image, options).items():
+    for name, value in tool.defaults(request, files.get("image"), options).items():
         if getattr(request, name) is None:
             filled[name] = value
     resolved = request.model_copy(update=filled)
     # 4. Bounds every tool shares.
     check_shared_limits(resolved, tool=tool, limits=limits)
     check_print_size(resolved, limits=limits, dpi=options.dpi)
-    item = ToolInput(request=resolved, image=image)
+    item = ToolInput(request=resolved, files=dict(files))
     # 5. The tool's own checks.
     tool.validate(item, limits)
     return item
+
+
+def check_input_files(files: Mapping[str, Image.Image], *, tool: Tool[Any]) -> None:
+    """Each input file the tool declares is there, no other is, and a mask is its image's size."""
+    declared = tool.input_files
+    for name in declared:
+        if files.get(name) is None:
+            what = "an input image" if name == "image" else f"a {name}"
+            raise InvalidRequest(f"the {tool.name} tool needs {what}", field=name)
+    for name, value in files.items():
+        if name not in declared and value is not None:
+            what = "input image" if name == "image" else name
+            raise InvalidRequest(f"the {tool.name} tool takes no {what}", field=name)
+    for name, marker in declared.items():
+        if marker.mask_of is None:
+            continue
+        mask, image = files[name], files[marker.mask_of]
+        if mask.size != image.size:
+            raise InvalidRequest(
+                f"the {name} is {mask.width}x{mask.height}; it must be the {marker.mask_of}'s size, "
+                f"{image.width}x{image.height}",
+                field=name,
+            )
 
 
 def check_shared_limits(request: ToolRequest, *, tool: Tool[Any], limits: Limits) -> None:
