@@ -56,6 +56,11 @@ def test_generate_b64_is_a_job_charged_like_any_other(server: Server) -> None:
     assert [(job["id"], job["tool"], job["status"]) for job in jobs] == [(job_id, "text", "succeeded")]
     assert jobs[0]["request"]["prompt"] == "a cute cat"
     assert own.get("/v1/me").json()["credits"] == credits_before - 1
+    # Its image is one of the user's images (My images lists them from the jobs), and it counts in /metrics.
+    image = own.get(f"/v1/images/{jobs[0]['outputs'][0]['image_id']}")
+    assert image.status_code == 200 and image.json()["job_id"] == job_id
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'craftgen_jobs{priority="pro",status="succeeded"}' in metrics
 
 
 def test_generate_urls_are_signed_expiring_links(server: Server) -> None:
