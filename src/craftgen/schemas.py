@@ -126,12 +126,12 @@ class PrintSize(BaseModel):
     dpi: Annotated[
         int | None,
         Field(description="pixels per inch of the printed file; left out: 300"),
-        Studio("DPI", half=True, group="print", order=20, hint="300 for paper, 150 for fabric"),
+        Studio("DPI", half=True, group="print", order=20),
     ] = None
     bleed: Annotated[
         float | None,
         Field(ge=0, description="extra art past the trim on each side, in print_unit (print shops ask 0.125 in)"),
-        Studio("Bleed", group="print", order=30, hint="extra art past the cut edge on each side"),
+        Studio("Bleed", group="print", order=30, hint="extra art past the cut edge on each side, in the unit above"),
     ] = None
 
 

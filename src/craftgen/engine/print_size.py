@@ -76,9 +76,7 @@ def print_spec(request: ToolRequest, *, dpi: int) -> PrintSpec:
     given_dpi = getattr(request, "dpi", None)
     bleed = getattr(request, "bleed", None) or 0.0
     tagged = width is not None or height is not None or given_dpi is not None
-    return PrintSpec(
-        dpi=given_dpi or dpi, unit=unit, width=width, height=height, bleed=float(bleed), tagged=tagged
-    )
+    return PrintSpec(dpi=given_dpi or dpi, unit=unit, width=width, height=height, bleed=float(bleed), tagged=tagged)
 
 
 def _fmt(value: float) -> str:
@@ -102,7 +100,8 @@ def check_print_size(request: ToolRequest, *, limits: Limits, dpi: int) -> None:
     if min(width_px, height_px) < 8:
         field = "print_width" if width_px <= height_px else "print_height"
         raise InvalidRequest(
-            f"{_fmt(spec.width)} x {_fmt(spec.height)} {spec.unit} at {spec.dpi} DPI is {width_px}x{height_px} px; "
+            f"print_width x print_height {_fmt(spec.width)} x {_fmt(spec.height)} {spec.unit} at {spec.dpi} DPI "
+            f"is {width_px}x{height_px} px; "
             "each side needs at least 8 px",
             field=field,
         )
@@ -117,7 +116,8 @@ def check_print_size(request: ToolRequest, *, limits: Limits, dpi: int) -> None:
         most_w, most_h = (math.floor(side * factor * 100) / 100 for side in (spec.width, spec.height))
         field = "print_width" if spec.width >= spec.height else "print_height"
         raise InvalidRequest(
-            f"{_fmt(spec.width)} x {_fmt(spec.height)} {spec.unit} at {spec.dpi} DPI is {final_w}x{final_h} = "
+            f"print_width x print_height {_fmt(spec.width)} x {_fmt(spec.height)} {spec.unit} at {spec.dpi} DPI "
+            f"is {final_w}x{final_h} = "
             f"{final_w * final_h:,} px; the limit is {limits.max_print_pixels:,} px, so the largest at "
             f"{spec.dpi} DPI with this shape is {most_w:.2f} x {most_h:.2f} {spec.unit} "
             f"(or lower the dpi)",

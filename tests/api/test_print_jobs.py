@@ -1,0 +1,42 @@
+"""/v1/jobs with a print size (#15): the stored PNG is the print's pixels with its DPI and sRGB
+profile, the SVG in the print's unit; a print too big for the pixel limit is a 422 by field."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from tests.api.conftest import Api, assert_error
+
+
+def test_a_job_with_a_print_size_stores_the_printed_file(api: Api) -> None:
+    headers = api.user("ada")
+    body = {
+        "tool": "clipart",
+        "prompt": "a cat",
+        "seed": 2,
+        "steps": 2,
+        "print_width": 2,
+        "print_height": 1.5,
+        "print_unit": "in",
+        "dpi": 200,
+    }
+    job_id = api.client.post("/v1/jobs", headers=headers, json=body).json()["id"]
+    api.worker().run_once()
+    job = api.client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+
+    assert job["status"] == "succeeded", job["error"]
+    outputs = {o["kind"]: o for o in job["outputs"]}
+    assert (outputs["image"]["width"], outputs["image"]["height"]) == (400, 300)
+    png = Image.open(io.BytesIO(api.client.get(outputs["image"]["url"], headers=headers).content))
+    assert png.size == (400, 300) and round(png.info["dpi"][0]) == 200 and png.info.get("icc_profile")
+    svg = api.client.get(outputs["svg"]["url"], headers=headers).text
+    assert 'width="2.0000in"' in svg and 'height="1.5000in"' in svg
+
+
+def test_a_print_too_big_is_refused_by_its_field(api: Api) -> None:
+    headers = api.user("ada")
+    body = {"tool": "text", "prompt": "a fox", "print_width": 100, "print_height": 50, "print_unit": "cm"}
+    response = api.client.post("/v1/jobs", headers=headers, json=body)
+    assert_error(response, 422, "invalid_request", field="print_width", message_contains="the largest at 300 DPI")
