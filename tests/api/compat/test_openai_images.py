@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from craftgen.api.image_links import link_signer
-from craftgen.engine.tools import TOOLS
 from tests.api.compat.conftest import Server
 from tests.conftest import smooth_image
 
@@ -142,13 +141,7 @@ def test_edit_with_mask_inpaints_where_transparent(server: Server) -> None:
     photo = smooth_image(128, 128)
     mask = Image.new("RGBA", photo.size, (0, 0, 0, 255))
     mask.paste((0, 0, 0, 0), (32, 32, 96, 96))  # transparent: edit here
-    client = sdk(server, key)
-    if "inpaint" not in TOOLS:
-        with pytest.raises(openai.BadRequestError) as refused:
-            client.images.edit(image=png_file(photo), mask=png_file(mask, "mask.png"), prompt="a red flower")
-        assert refused.value.body["param"] == "mask"  # type: ignore[index]
-        pytest.skip("no inpaint tool in this tree yet: masked edits are refused with a 400 naming the mask")
-    result = client.images.edit(image=png_file(photo), mask=png_file(mask, "mask.png"), prompt="a red flower")
+    result = sdk(server, key).images.edit(image=png_file(photo), mask=png_file(mask, "mask.png"), prompt="a red flower")
     assert result.data is not None
     out = np.asarray(decoded(result.data[0].b64_json).convert("RGB")).astype(int)
     before = np.asarray(photo).astype(int)
@@ -226,3 +219,21 @@ def test_openapi_lists_the_openai_routes(server: Server) -> None:
         assert "post" in paths[path], path
     assert "multipart/form-data" in paths["/v1/images/edits"]["post"]["requestBody"]["content"]
     assert "/v1/images/{image_id}" in paths  # our own routes are still there
+
+
+def test_a_job_past_the_wait_limit_is_canceled_and_refused(
+    server: Server, slow_steps: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server.runtime.settings, "compat_wait_seconds", 0.3)
+    key = server.user("oa-timeout")
+    with pytest.raises(openai.InternalServerError) as refused:  # a 503
+        sdk(server, key).images.generate(prompt="a slow one", size="128x128", quality="high")
+    assert refused.value.status_code == 503
+    assert "COMPAT_WAIT_SECONDS" in refused.value.message
+    own = server.client(key)
+    job = own.get("/v1/jobs").json()["jobs"][0]
+    deadline = time.monotonic() + 30
+    while job["status"] not in ("canceled", "succeeded") and time.monotonic() < deadline:
+        time.sleep(0.05)  # a running job stops at its next step
+        job = own.get(f"/v1/jobs/{job['id']}").json()
+    assert job["status"] == "canceled"
