@@ -87,6 +87,9 @@ async def get_image_link(token: str, runtime: RuntimeDep) -> Response:
     if fmt not in ("png", "svg"):
         data = await run_in_threadpool(convert, data, fmt)
     headers = file_headers(image)
+    if fmt not in ("png", "svg"):  # converted: the download's name says so
+        stem = headers["Content-Disposition"].rsplit(".", 1)[0]
+        headers["Content-Disposition"] = f'{stem}.{"jpg" if fmt == "jpeg" else fmt}"'
     headers["Cache-Control"] = "private, max-age=300"
     media_type = image.media_type if fmt in ("png", "svg") else MEDIA_TYPES[fmt]
     return Response(content=data, media_type=media_type, headers=headers)

@@ -86,6 +86,10 @@ def test_generate_urls_are_signed_expiring_links(server: Server) -> None:
     old = link_signer(server.runtime).sign(
         image_id, "png", now=time.time() - 2 * server.runtime.settings.image_link_seconds
     )
+    as_webp = httpx.get(urls[0].replace(token, link_signer(server.runtime).sign(image_id, "webp")))
+    assert as_webp.headers["content-type"] == "image/webp"
+    assert as_webp.headers["content-disposition"].endswith('.webp"')
+    assert Image.open(io.BytesIO(as_webp.content)).format == "WEBP"
     expired = httpx.get(urls[0].replace(token, old))
     assert expired.status_code == 403
     assert "expired" in expired.json()["error"]["message"]
