@@ -241,3 +241,14 @@ def test_a_job_past_the_wait_limit_is_canceled_and_refused(
         time.sleep(0.05)  # a running job stops at its next step
         job = own.get(f"/v1/jobs/{job['id']}").json()
     assert job["status"] == "canceled"
+
+
+def test_the_free_plans_one_job_at_a_time_is_a_rate_limit(server: Server, slow_steps: float) -> None:
+    key = server.user("oa-free", plan="free")
+    own = server.client(key)
+    first = own.post("/v1/jobs", json={"tool": "text", "prompt": "first", "steps": 12})
+    assert first.status_code == 202
+    with pytest.raises(openai.RateLimitError) as limited:
+        sdk(server, key).images.generate(prompt="second", size="128x128")
+    assert limited.value.status_code == 429 and "one job at a time" in limited.value.message
+    own.delete(f"/v1/jobs/{first.json()['id']}")
