@@ -54,7 +54,11 @@ class OpenAIRequest(BaseModel):
     output_format: Annotated[
         OutputFormat | None, Optional, Field(description="png (default), webp, jpeg, or svg: the SVG cut file")
     ] = None
-    output_compression: Annotated[int | None, Optional, Field(ge=0, le=100, description="webp/jpeg: 0-100")] = None
+    # The bounds sit on the int itself: on the union they would be applied to None too (a
+    # TypeError, not a validation error, when a form sends the field empty).
+    output_compression: Annotated[
+        Annotated[int, Field(ge=0, le=100)] | None, Optional, Field(description="webp/jpeg: 0-100")
+    ] = None
     background: Annotated[
         Background | None,
         Optional,
@@ -64,7 +68,9 @@ class OpenAIRequest(BaseModel):
         bool | None, Optional, Field(description="server-sent events: partial images, then the result")
     ] = None
     partial_images: Annotated[
-        int | None, Optional, Field(ge=0, le=3, description="how many live previews to stream before the result")
+        Annotated[int, Field(ge=0, le=3)] | None,
+        Optional,
+        Field(description="how many live previews to stream before the result"),
     ] = None
 
 
