@@ -199,3 +199,17 @@ def test_openapi_lists_the_a1111_routes(server: Server) -> None:
     paths = requests.get(f"{server.url}/openapi.json", timeout=10).json()["paths"]
     for path in ("txt2img", "img2img", "extra-single-image", "png-info", "progress", "options", "interrupt"):
         assert f"/sdapi/v1/{path}" in paths, path
+
+
+def test_a_client_that_hangs_up_cancels_its_job(server: Server, slow_steps: float) -> None:
+    key = server.user("a1-hangup")
+    body = {"prompt": "never mind", "steps": 12, "width": 128, "height": 128}
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(f"{server.url}/sdapi/v1/txt2img", json=body, auth=("x", key), timeout=(5, 0.5))
+    own = server.client(key)
+    deadline = time.monotonic() + 30
+    job = last_job(server, key)
+    while job["status"] not in ("canceled", "succeeded") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = own.get(f"/v1/jobs/{job['id']}").json()
+    assert job["status"] == "canceled"
