@@ -26,6 +26,7 @@ from craftgen.api.a1111.shapes import (
     Txt2ImgRequest,
 )
 from craftgen.api.a1111.translate import (
+    DEFAULT_SAMPLER,
     DIFFUSION_UPSCALER,
     FIELD_NAMES,
     PLAIN_UPSCALERS,
@@ -301,10 +302,11 @@ def samplers(user: A1111User) -> list[dict[str, Any]]:
 
 
 def sampler_names() -> list[str]:
-    """The values of the job option `sampler`, where this tree has one."""
+    """The values of the job option `sampler`, where this tree has one; always "Default" (the
+    model's own scheduler)."""
     field = TOOLS["text"].request_model.model_json_schema().get("properties", {}).get("sampler", {})
     options = field.get("enum") or next((item.get("enum") for item in field.get("anyOf", []) if "enum" in item), None)
-    return [str(name) for name in options or []]
+    return [DEFAULT_SAMPLER, *(str(name) for name in options or [] if name != DEFAULT_SAMPLER)]
 
 
 @router.get("/schedulers")

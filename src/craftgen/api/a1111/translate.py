@@ -35,6 +35,7 @@ FIELD_NAMES = {
 }
 PLAIN_UPSCALERS = ("None", "Lanczos", "Nearest")  # a plain resize (craftgen's upscale at strength 0)
 DIFFUSION_UPSCALER = "craftgen"  # the tiled img2img pass that adds detail
+DEFAULT_SAMPLER = "Default"  # the model's own scheduler
 SCHEDULERS = ("automatic", "karras", "exponential")  # as sampler-name suffixes where a sampler takes one
 MAX_SEED = 2**32 - 1
 
@@ -55,7 +56,7 @@ def resolve_model(name: str | None, *, known: Collection[str]) -> str | None:
 def sampler_value(params: GenerationParams) -> str | None:
     """A1111's sampler (with its schedule type, as the older combined names spell it)."""
     name = params.sampler_name or params.sampler_index
-    if not name:
+    if not name or name == DEFAULT_SAMPLER:
         return None
     scheduler = (params.scheduler or "automatic").lower()
     if scheduler in ("automatic", ""):
