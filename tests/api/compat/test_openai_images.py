@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from craftgen.api.image_links import link_signer
+from craftgen.errors import InvalidRequest
 from tests.api.compat.conftest import Server
 from tests.conftest import smooth_image
 
@@ -252,3 +253,22 @@ def test_the_free_plans_one_job_at_a_time_is_a_rate_limit(server: Server, slow_s
         sdk(server, key).images.generate(prompt="second", size="128x128")
     assert limited.value.status_code == 429 and "one job at a time" in limited.value.message
     own.delete(f"/v1/jobs/{first.json()['id']}")
+
+
+def test_a_failed_job_is_a_server_error_and_a_stream_error_event(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(items: object, *, progress: object = None) -> object:
+        raise InvalidRequest("the model refused this prompt")
+
+    monkeypatch.setattr(server.runtime.engine, "run_batch", broken)
+    key = server.user("oa-failed")
+    client = sdk(server, key)
+    with pytest.raises(openai.InternalServerError) as failed:
+        client.images.generate(prompt="doomed", size="128x128")
+    assert "the model refused this prompt" in failed.value.message
+    stream = client.images.generate(prompt="doomed too", size="128x128", stream=True)
+    with stream, pytest.raises(openai.APIError, match="the model refused this prompt"):
+        list(stream)  # the error arrives as an event, once the job has failed
+    statuses = [job["status"] for job in server.client(key).get("/v1/jobs").json()["jobs"]]
+    assert statuses == ["failed", "failed"]
