@@ -14,7 +14,7 @@ import contextlib
 import io
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -100,7 +100,6 @@ async def wait_for_job(
     user_id: str,
     job_id: str,
     request: Request | None = None,
-    on_update: Callable[[JobView], None] | None = None,
 ) -> JobView:
     """Poll the job until it is finished; a caller that hangs up, or a job that outlasts
     CRAFTGEN_COMPAT_WAIT_SECONDS, cancels it (a queued job's credits come back)."""
@@ -108,8 +107,6 @@ async def wait_for_job(
     deadline = time.monotonic() + settings.compat_wait_seconds
     while True:
         view = await run_in_threadpool(runtime.jobs.get, user_id, job_id)
-        if on_update is not None:
-            on_update(view)
         if view.status in states.TERMINAL:
             return view
         if request is not None and await request.is_disconnected():
