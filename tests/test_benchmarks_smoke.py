@@ -18,6 +18,7 @@ ROWS = {
     "gallery.py": (
         "gallery newest page p95", "gallery deep page (cursor) p95", "gallery search rare word", "postgresql"
     ),
+    "fleet.py": ("fleet GPU-hours: KEDA reactive", "(shipped)", "fleet cost a day: shipped policy"),
 }
 
 

@@ -196,6 +196,32 @@ def users_create(name: str, plan: str, role: str, ask_password: bool) -> None:
     click.echo(key)
 
 
+@main.group()
+def fleet() -> None:
+    """The GPU fleet: the autoscaling rule in deploy/k8s, simulated."""
+
+
+@fleet.command("simulate")
+@click.option("--manifests", type=click.Path(path_type=Path, file_okay=False), default=Path("deploy/k8s"),
+              show_default=True, help="the folder with keda.yaml, worker.yaml and config.yaml")  # fmt: skip
+@click.option("--arrivals", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="CSV of time,jobs_per_minute (default: the shipped day, craftgen/fleet/day.csv)")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("out/fleet"),
+              show_default=True)  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--rate-scale", type=float, default=1.0, show_default=True, help="multiply every arrival rate")
+@click.option("--spot-interruptions", type=float, default=None, help="per spot instance-hour (default 0.05)")
+@click.option("--node-seconds", type=float, default=None, help="node provisioning (default 225; AWS claims 120)")
+@click.option("--image-pull-seconds", type=float, default=None, help="worker image pull (default 323)")
+@click.option("--on-demand-price", type=float, default=None, help="$ per GPU-hour (default 1.006)")
+@click.option("--spot-price", type=float, default=None, help="$ per GPU-hour (default 0.40)")
+def fleet_simulate(out_dir: Path, **options: float | Path | None) -> None:
+    """Compare a static fleet, KEDA as shipped and its pre-warm and spot variants over a day."""
+    from craftgen.fleet.command import cli_simulate
+
+    cli_simulate(out_dir=out_dir, **options)
+
+
 @main.command("tools")
 def list_tools() -> None:
     """List the tools."""

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
+from craftgen.fleet.formula import Formula
+from craftgen.fleet.manifests import CRON_IDLE_VALUE
 from craftgen.jobs.queue import PRIORITIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +82,7 @@ def config() -> dict[str, str]:
 
 
 def batch_target() -> int:
-    return 2 * int(config()["CRAFTGEN_BATCH_SIZE"])  # one batch running, one waiting
+    return int(config()["CRAFTGEN_BATCH_SIZE"])  # one full batch per worker (deploy/README.md)
 
 
 def doc_id(item: tuple[str, dict[str, Any]]) -> str:
@@ -248,6 +250,8 @@ SCALED_OBJECT_FIELDS = {
     "minReplicaCount", "maxReplicaCount", "fallback", "advanced", "triggers",
 }  # fmt: skip
 TRIGGER_FIELDS = {"type", "name", "metadata", "authenticationRef", "metricType", "useCachedMetrics"}
+QUEUE_TRIGGERS = {"redis-streams", "aws-sqs-queue"}
+CRON_FIELDS = {"timezone", "start", "end", "desiredReplicas"}
 REDIS_STREAMS_FIELDS = {
     "address", "addressFromEnv", "host", "hostFromEnv", "port", "portFromEnv", "usernameFromEnv",
     "passwordFromEnv", "stream", "consumerGroup", "pendingEntriesCount", "streamLength", "lagCount",
@@ -288,29 +292,42 @@ def test_scaled_objects_scale_the_spot_workers_on_queue_depth(item: tuple[str, d
     assert spec["cooldownPeriod"] >= 300
     assert 1 <= spec["pollingInterval"] <= 30
     assert spec["fallback"]["failureThreshold"] >= 1 and spec["fallback"]["replicas"] >= 1
-    # 3. Up fast, down slowly.
+    # 3. Up fast (a short window against the queue's noise), down slowly.
     behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
-    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] <= 180
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] < behavior["scaleDown"]["stabilizationWindowSeconds"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300
     for direction in ("scaleUp", "scaleDown"):
         for policy in behavior[direction]["policies"]:
             assert policy["type"] in {"Pods", "Percent"} and policy["value"] > 0 and policy["periodSeconds"] > 0
-    # 4. Every trigger is named, summed by the formula, and aims at twice the batch size.
+    # 4. Every trigger is named and used by the formula, which sums the queues and, inside the
+    #    pre-warm window, raises the sum to `target` per pre-warmed replica; the target is one batch.
     triggers = spec["triggers"]
     for trigger in triggers:
-        assert set(trigger) <= TRIGGER_FIELDS and trigger["type"] in {"redis-streams", "aws-sqs-queue"}
+        assert set(trigger) <= TRIGGER_FIELDS and trigger["type"] in QUEUE_TRIGGERS | {"cron"}
         assert all(isinstance(value, str) for value in trigger["metadata"].values()), "KEDA metadata is strings"
+        if trigger["type"] == "cron":
+            assert set(trigger["metadata"]) == CRON_FIELDS
     modifiers = spec["advanced"]["scalingModifiers"]
     names = [trigger["name"] for trigger in triggers]
-    assert sorted(re.findall(r"[A-Za-z_]\w*", modifiers["formula"])) == sorted(names)
-    assert modifiers["formula"].replace(" ", "") == "+".join(names)
+    assert set(re.findall(r"[A-Za-z_]\w*", modifiers["formula"])) == set(names)
     assert int(modifiers["target"]) == batch_target()
     assert modifiers.get("metricType", "AverageValue") == "AverageValue"
+    formula = Formula.parse(modifiers["formula"])
+    queues = [t["name"] for t in triggers if t["type"] in QUEUE_TRIGGERS]
+    crons = {t["name"]: int(t["metadata"]["desiredReplicas"]) for t in triggers if t["type"] == "cron"}
+    for depth in (0, 3, 40, 400):
+        values = {name: depth / len(queues) for name in queues}
+        idle = formula({**values, **dict.fromkeys(crons, CRON_IDLE_VALUE)})
+        assert idle == pytest.approx(depth), "outside the cron window: the queues' sum"
+        for name, replicas in crons.items():
+            inside = formula({**values, **dict.fromkeys(crons, CRON_IDLE_VALUE), name: replicas})
+            assert inside == pytest.approx(max(depth, replicas * int(modifiers["target"])))
 
 
 def test_the_redis_trigger_counts_running_jobs_on_the_backends_streams() -> None:
     (spec,) = [doc["spec"] for name, doc in SCALED_OBJECTS if name == "k8s/keda.yaml"]
-    triggers = spec["triggers"]
+    triggers = [trigger for trigger in spec["triggers"] if trigger["type"] != "cron"]
     assert {trigger["type"] for trigger in triggers} == {"redis-streams"}
     assert {trigger["metadata"]["stream"] for trigger in triggers} == {f"craftgen:jobs:{p}" for p in PRIORITIES}
     queue_url = urlsplit(config()["CRAFTGEN_QUEUE_URL"])
@@ -328,7 +345,7 @@ def test_the_redis_trigger_counts_running_jobs_on_the_backends_streams() -> None
 
 def test_the_sqs_trigger_counts_in_flight_messages_on_the_backends_queues() -> None:
     (spec,) = [doc["spec"] for name, doc in SCALED_OBJECTS if name == "k8s/sqs/keda.yaml"]
-    triggers = spec["triggers"]
+    triggers = [trigger for trigger in spec["triggers"] if trigger["type"] != "cron"]
     assert {trigger["type"] for trigger in triggers} == {"aws-sqs-queue"}
     queues = {trigger["metadata"]["queueURL"].rsplit("/", 1)[-1] for trigger in triggers}
     assert queues == {"craftgen-pro", "craftgen-free"}, "the work queues, not craftgen-dead"
