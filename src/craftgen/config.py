@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     worker_alive_file: str = WorkerOptions.alive_file  # touched while healthy (a liveness probe reads its age)
     # Seconds between sweeps of the dead letters.
     dead_letter_interval: float = Field(default=WorkerOptions.dead_letter_interval, gt=0)
+    # A queued job the queue does not hold (a crash between commit and enqueue, lost queue writes)
+    # this many seconds old is enqueued again, exactly once, by that same sweep.
+    stranded_grace_seconds: float = Field(default=WorkerOptions.stranded_grace, ge=0)
 
     # Accounts, credits and the community gallery.
     min_password_length: int = Field(default=10, ge=8)
@@ -148,6 +151,7 @@ class Settings(BaseSettings):
             stall_seconds=self.worker_stall_seconds,
             alive_file=self.worker_alive_file,
             dead_letter_interval=self.dead_letter_interval,
+            stranded_grace=self.stranded_grace_seconds,
         )
 
     def job_policy(self) -> JobPolicy:

@@ -102,6 +102,9 @@ class Job(Base):
     batch_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     credits_charged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # refunded on failure
     created_at: Mapped[float] = mapped_column(Float, default=now)
+    # When the queue took the job: None means not yet, or never (a crash between the commit and
+    # the enqueue), which the stranded-job sweep repairs (jobs/middleware.py).
+    enqueued_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 

@@ -65,6 +65,15 @@ def _fail(session: Session, *conditions: ColumnElement[bool], job_id: str, code:
     return won
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What enqueueing a job takes, read back from its row."""
+
+    job_id: str
+    priority: int
+    batch_key: str
+
+
 class JobLifecycle:
     """The one owner of job-row transitions; the worker and the job service only call it."""
 
@@ -228,6 +237,55 @@ class JobLifecycle:
                         credits.refund(session, job_id=job_id, now=finished)
                     return
         raise Conflict(f"job {job_id!r} changed while it was being canceled; please retry")
+
+    # The queue's side of a queued job ----------------------------------------------------
+
+    def enqueued(self, job_id: str) -> bool:
+        """The queue took this queued job: it is no longer stranded (whether it was marked now)."""
+        with transaction(self.sessions) as session:
+            return _wrote(
+                session,
+                update(Job)
+                .where(Job.id == job_id, Job.status == states.QUEUED, Job.enqueued_at.is_(None))
+                .values(enqueued_at=time.time()),
+            )
+
+    def claim_stranded(self, job_id: str) -> bool:
+        """Take one stranded job to enqueue it again: of several sweepers (or a retried submission
+        racing one), exactly one wins; give it back with `unclaim_stranded` if the enqueue fails."""
+        return self.enqueued(job_id)
+
+    def unclaim_stranded(self, job_id: str) -> None:
+        with transaction(self.sessions) as session:
+            session.execute(update(Job).where(Job.id == job_id, Job.status == states.QUEUED).values(enqueued_at=None))
+
+    def stranded(self, *, older_than: float, limit: int) -> list[Queued]:
+        """Queued jobs the queue never took (submitted before `older_than`), oldest first."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Job.id, Job.priority, Job.batch_key)
+                .where(Job.status == states.QUEUED, Job.enqueued_at.is_(None), Job.created_at < older_than)
+                .order_by(Job.seq)
+                .limit(limit)
+            ).all()
+        return [Queued(job_id=row[0], priority=row[1], batch_key=row[2]) for row in rows]
+
+    def waiting(self, *, older_than: float, limit: int) -> list[Queued]:
+        """Queued jobs the queue took before `older_than`, oldest first: the ones to look for."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Job.id, Job.priority, Job.batch_key)
+                .where(Job.status == states.QUEUED, Job.enqueued_at < older_than)
+                .order_by(Job.seq)
+                .limit(limit)
+            ).all()
+        return [Queued(job_id=row[0], priority=row[1], batch_key=row[2]) for row in rows]
+
+    def still_queued(self, job_ids: set[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        with self.sessions() as session:
+            return set(session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.status == states.QUEUED)))
 
     def withdraw(self, job_id: str) -> None:
         """A submission the queue never took: the row goes, its credits back (its ledger lines

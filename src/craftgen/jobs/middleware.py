@@ -110,13 +110,71 @@ class DeadLetterSweep(Middleware):
         return len(letters)
 
 
+class StrandedJobSweep(Middleware):
+    """Every `interval` seconds, enqueues again what the queue does not hold: a job row still
+    `queued` that the queue never took (a crash between the submission's commit and its
+    enqueue) or whose entry was lost (a Redis crash losing its last writes, an entry deleted by
+    hand), once it is older than `grace`. The row is claimed first, so of many sweeping workers
+    exactly one enqueues a stranded job; an entry is looked for in the oldest `max_items`
+    waiting jobs per sweep, and enqueueing is idempotent, so a job gets one entry again."""
+
+    def __init__(
+        self, *, queue: JobQueue, lifecycle: JobLifecycle, interval: float, grace: float, max_items: int = 100
+    ) -> None:
+        self.queue = queue
+        self.lifecycle = lifecycle
+        self.interval = interval
+        self.grace = grace
+        self.max_items = max_items
+        self.next_sweep = 0.0
+
+    def on_loop_turn(self) -> None:
+        if time.monotonic() >= self.next_sweep:
+            self.next_sweep = time.monotonic() + self.interval
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("the stranded-job sweep failed; it runs again in %.0f s", self.interval)
+
+    def sweep(self, *, now: float | None = None) -> int:
+        """One sweep; how many jobs it enqueued again."""
+        before = (time.time() if now is None else now) - self.grace
+        requeued = 0
+        # 1. Rows the queue never took: claimed one by one, so only one sweeper enqueues each.
+        for job in self.lifecycle.stranded(older_than=before, limit=self.max_items):
+            if not self.lifecycle.claim_stranded(job.job_id):
+                continue
+            try:
+                self.queue.enqueue(job.job_id, priority=job.priority, batch_key=job.batch_key)
+            except Exception:
+                self.lifecycle.unclaim_stranded(job.job_id)  # the next sweep tries again
+                raise
+            log.warning("job %s was queued but never enqueued; enqueued it", job.job_id)
+            requeued += 1
+        # 2. Rows the queue took but no longer holds.
+        waiting = self.lifecycle.waiting(older_than=before, limit=self.max_items)
+        lost = self.queue.missing([job.job_id for job in waiting]) if waiting else set()
+        lost &= self.lifecycle.still_queued(lost)  # one a worker finished meanwhile left the queue rightly
+        for job in waiting:
+            if job.job_id in lost:
+                self.queue.enqueue(job.job_id, priority=job.priority, batch_key=job.batch_key)
+                log.warning("job %s was queued but its queue entry was lost; enqueued it again", job.job_id)
+                requeued += 1
+        return requeued
+
+
 def standard_middleware(
     *, name: str, options: WorkerOptions, queue: JobQueue, lifecycle: JobLifecycle
 ) -> list[Middleware]:
     """What every worker runs with: stall detection first (it can stop a beat before the alive
-    file is touched), then the alive file where one is named, then the dead-letter sweep."""
+    file is touched), then the alive file where one is named, then the dead-letter and stranded-job sweeps."""
     middleware: list[Middleware] = [StallDetector(name=name, stall_seconds=options.stall_seconds)]
     if options.alive_file:
         middleware.append(AliveFile(options.alive_file))
     middleware.append(DeadLetterSweep(queue=queue, lifecycle=lifecycle, interval=options.dead_letter_interval))
+    middleware.append(
+        StrandedJobSweep(
+            queue=queue, lifecycle=lifecycle, interval=options.dead_letter_interval, grace=options.stranded_grace
+        )
+    )
     return middleware

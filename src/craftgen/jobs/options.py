@@ -23,6 +23,9 @@ class WorkerOptions:
     stall_seconds: float = 600.0
     alive_file: str = ""  # touched while healthy, for a liveness probe (deploy/k8s/worker.yaml)
     dead_letter_interval: float = 30.0  # how often an idle worker marks dead-lettered jobs failed
+    # A queued job with no queue entry this much older than its submission (or its enqueue) is
+    # enqueued again by the sweep that runs with the dead-letter one.
+    stranded_grace: float = 60.0
 
 
 @dataclass(frozen=True)

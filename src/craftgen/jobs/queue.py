@@ -69,6 +69,11 @@ class JobQueue(Protocol):
     def remove(self, job_id: str) -> None:
         """Drop a job that will never run (canceled, or given up as dead)."""
 
+    def missing(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of these jobs the queue holds no entry for (lost writes, entries deleted behind
+        its back), so the stranded-job sweep can enqueue them again. A backend that cannot be
+        asked (SQS) answers none: it does not lose a message it acknowledged."""
+
     def take_dead(self, *, max_items: int) -> list[DeadLetter]:
         """Up to `max_items` dead-lettered jobs, so their rows can be marked failed; each stays
         in the dead letters until `forget_dead` (a reaper that dies in between loses nothing)."""

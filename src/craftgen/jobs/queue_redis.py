@@ -174,6 +174,21 @@ class RedisQueue:
         priority = int(str(where).split("/", 1)[0])
         self._run(self._remove, [self._stream(priority), self.counts_key, self.ids_key], [job_id, where])
 
+    def missing(self, job_ids: Sequence[str]) -> set[str]:
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        places = cast(list[str | None], self.client.hmget(self.ids_key, ids))
+        lost = {job_id for job_id, where in zip(ids, places, strict=True) if where is None}
+        held = [(job_id, str(where).split("/", 1)) for job_id, where in zip(ids, places, strict=True) if where]
+        pipe = self.client.pipeline(transaction=False)
+        for _, (priority, entry_id) in held:
+            pipe.xrange(self._stream(int(priority)), entry_id, entry_id)
+        for (job_id, _), found in zip(held, pipe.execute(), strict=True):
+            if not found:  # the id is known but its stream entry is gone
+                lost.add(job_id)
+        return lost
+
     def take_dead(self, *, max_items: int) -> list[DeadLetter]:
         # The client decodes responses (decode_responses=True): ids and fields are str.
         entries = cast(list[tuple[str, dict[str, str]]], self.client.xrange(self.dead_key, count=max_items))

@@ -100,6 +100,11 @@ class SqliteQueue:
         with transaction(self.sessions) as session:
             session.execute(delete(QueueEntry).where(QueueEntry.job_id == job_id))
 
+    def missing(self, job_ids: Sequence[str]) -> set[str]:
+        with self.sessions() as session:
+            held = set(session.scalars(select(QueueEntry.job_id).where(QueueEntry.job_id.in_(list(job_ids)))))
+        return set(job_ids) - held
+
     def take_dead(self, *, max_items: int) -> list[DeadLetter]:
         return []  # no dead letters here: the worker's own attempt limit gives jobs up
 

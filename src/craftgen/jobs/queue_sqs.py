@@ -186,6 +186,11 @@ class SqsQueue:
         # worker that receives it sees the job is no longer active and acks it unrun.
         return None
 
+    def missing(self, job_ids: Sequence[str]) -> set[str]:
+        # SQS cannot be asked for a message by job id, and keeps every message it acknowledged;
+        # a crash before the send is caught by the job row's enqueued_at instead.
+        return set()
+
     def take_dead(self, *, max_items: int) -> list[DeadLetter]:
         response = self.client.receive_message(
             QueueUrl=self.dead_url,

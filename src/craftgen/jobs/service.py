@@ -120,6 +120,9 @@ class JobService:
         except Exception as exc:
             self.lifecycle.withdraw(job_id)
             raise Unavailable("the job queue is not reachable right now; please retry") from exc
+        # A crash before this mark leaves the row unmarked: the stranded-job sweep (or a retry
+        # with the same Idempotency-Key) enqueues it again.
+        self.lifecycle.enqueued(job_id)
         return self.get(user.id, job_id)
 
     def _check_free_quota(self, session: Session, user: User, *, job_id: str) -> None:
@@ -154,9 +157,19 @@ class JobService:
             raise InvalidRequest(f"unknown model {model!r}; choose one of {', '.join(allowed)}", field="model")
 
     def _by_idempotency_key(self, user_id: str, key: str) -> JobView | None:
+        """The job an earlier submission with this key made; one stranded by a crash between its
+        commit and its enqueue is enqueued now (once: the row is claimed first)."""
         with self.sessions() as session:
-            job_id = session.scalar(select(Job.id).where(Job.user_id == user_id, Job.idempotency_key == key))
-        return self.get(user_id, job_id) if job_id else None
+            job = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == key))
+        if job is None:
+            return None
+        if job.status == states.QUEUED and job.enqueued_at is None and self.lifecycle.claim_stranded(job.id):
+            try:
+                self.queue.enqueue(job.id, priority=job.priority, batch_key=job.batch_key)
+            except Exception as exc:
+                self.lifecycle.unclaim_stranded(job.id)
+                raise Unavailable("the job queue is not reachable right now; please retry") from exc
+        return self.get(user_id, job.id)
 
     # Reading --------------------------------------------------------------------------------
 
