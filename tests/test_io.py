@@ -81,3 +81,20 @@ def test_parameters_and_dpi_round_trip() -> None:
     assert read_parameters(image) == {"tool": "pattern", "seed": 7}
     assert round(image.info["dpi"][0]) == 300
     assert open_image(data, max_bytes=10**6, max_pixels=10**6).info["craftgen_params"]["seed"] == 7
+
+
+@pytest.mark.parametrize(("orientation", "size", "blue_at"), [(1, (80, 40), (2, 2)), (6, (40, 80), (37, 2))])
+def test_the_exif_orientation_is_applied(orientation: int, size: tuple[int, int], blue_at: tuple[int, int]) -> None:
+    # A phone stores a portrait photo's pixels sideways, with Orientation 6 ("rotate 90 to view").
+    stored = Image.new("RGB", (80, 40), "red")
+    stored.paste((0, 0, 255), (0, 0, 10, 10))
+    exif = stored.getexif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", exif=exif, quality=95)
+
+    image = open_image(buffer.getvalue(), max_bytes=10**7, max_pixels=10**7)
+
+    assert image.size == size
+    red, _, blue = image.getpixel(blue_at)
+    assert blue > 200 and red < 50, image.getpixel(blue_at)

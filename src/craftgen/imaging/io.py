@@ -14,7 +14,7 @@ import json
 import warnings
 from collections.abc import Mapping
 
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from craftgen.errors import InvalidRequest
 
@@ -64,7 +64,10 @@ def open_image(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
             has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            converted = image.convert("RGBA" if has_alpha else "RGB")
+            # A phone photo's pixels are stored sideways with an EXIF Orientation tag: upright
+            # them, as every viewer shows them, so outputs match what the crafter saw.
+            upright = ImageOps.exif_transpose(image)
+            converted = upright.convert("RGBA" if has_alpha else "RGB")
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - as above
