@@ -18,7 +18,7 @@ from craftgen import credits
 from craftgen.db.session import transaction
 from craftgen.db.tables import ImageRow, Job, User, new_id
 from craftgen.engine.engine import Engine
-from craftgen.errors import InvalidRequest, NotFound, QuotaExceeded, Unavailable
+from craftgen.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded, Unavailable
 from craftgen.jobs import states
 from craftgen.jobs.lifecycle import JobLifecycle
 from craftgen.jobs.options import JobPolicy
@@ -58,7 +58,7 @@ class JobService:
     def submit(self, user: User, request: ToolRequest, *, idempotency_key: str | None = None) -> JobView:
         # 1. A retried submission returns the job the first one made.
         if idempotency_key:
-            existing = self._by_idempotency_key(user.id, idempotency_key)
+            existing = self._by_idempotency_key(user.id, idempotency_key, request=request)
             if existing is not None:
                 return existing
         # 2. Validate fully: model name, upload, the tool's own checks.
@@ -109,7 +109,7 @@ class JobService:
         except IntegrityError:
             # Two retries raced on the same idempotency key: the other one won.
             if idempotency_key:
-                existing = self._by_idempotency_key(user.id, idempotency_key)
+                existing = self._by_idempotency_key(user.id, idempotency_key, request=request)
                 if existing is not None:
                     return existing
             raise
@@ -156,13 +156,22 @@ class JobService:
         if model not in allowed:
             raise InvalidRequest(f"unknown model {model!r}; choose one of {', '.join(allowed)}", field="model")
 
-    def _by_idempotency_key(self, user_id: str, key: str) -> JobView | None:
-        """The job an earlier submission with this key made; one stranded by a crash between its
-        commit and its enqueue is enqueued now (once: the row is claimed first)."""
+    def _by_idempotency_key(self, user_id: str, key: str, *, request: ToolRequest) -> JobView | None:
+        """The job an earlier submission with this key made (a Conflict if that one asked for
+        something else); one stranded by a crash between its commit and its enqueue is enqueued
+        now (once: the row is claimed first)."""
         with self.sessions() as session:
             job = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == key))
         if job is None:
             return None
+        # The row holds the request with its defaults filled: every field this one sends must match.
+        sent = request.model_dump(mode="json", exclude_none=True)
+        differs = sorted(name for name, value in sent.items() if job.request.get(name) != value)
+        if differs:
+            raise Conflict(
+                f"this Idempotency-Key was used for a different request (it differs in {', '.join(differs)}); "
+                "use a new key for a new job"
+            )
         if job.status == states.QUEUED and job.enqueued_at is None and self.lifecycle.claim_stranded(job.id):
             try:
                 self.queue.enqueue(job.id, priority=job.priority, batch_key=job.batch_key)
