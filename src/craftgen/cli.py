@@ -73,14 +73,19 @@ def _run_tool(
 
     limits = settings.limits()
     # 1. Validate everything before any work (and before anything is written).
-    image = None
+    decoded = {}
     for name, path in files.items():
         if not path.is_file():
             raise InvalidRequest(f"{name} file not found: {path}", field=name)
-        image = open_image(path.read_bytes(), max_bytes=limits.max_upload_bytes, max_pixels=limits.max_upload_pixels)
+        try:
+            decoded[name] = open_image(
+                path.read_bytes(), max_bytes=limits.max_upload_bytes, max_pixels=limits.max_upload_pixels, field=name
+            )
+        except InvalidRequest as error:  # say which of the files it was
+            raise InvalidRequest(f"{name} {path}: {error.message}", field=name) from None
     request = parse_request({"tool": tool, **fields, **{name: str(path) for name, path in files.items()}})
     engine = Engine(options=settings.engine_options(), limits=limits)
-    item = engine.prepare(request, image)
+    item = engine.prepare(request, files=decoded)
     if getattr(item.request, "model", None) == "tiny":
         click.echo(f"note: {TINY_NOTICE}", err=True)
     # 2. Run with a progress bar.
@@ -90,7 +95,7 @@ def _run_tool(
     finally:
         progress.close()
     # 3. Write all files, then result.json.
-    settings_used = item.request.model_dump(exclude_none=True, exclude={"image"})
+    settings_used = item.request.model_dump(exclude_none=True, exclude=set(files))
     record = write_result(result, out_dir, settings=settings_used)
     for warning in record.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -35,6 +35,7 @@ def list_tools() -> ToolList:
                 needs_image=t.needs_image,
                 needs_prompt=t.needs_prompt,
                 fields=sorted(t.fields),
+                input_files=list(t.input_files),
                 outputs=ToolOutputsOut(**dataclasses.asdict(t.outputs)),
                 request_schema=t.request_model.model_json_schema(),
             )

@@ -105,6 +105,7 @@ class ToolOut(BaseModel):
     needs_image: bool
     needs_prompt: bool
     fields: list[str]
+    input_files: list[str]  # the fields that take an upload id (image, mask)
     outputs: ToolOutputsOut
     request_schema: dict[str, Any]  # the JSON schema of this tool's POST /v1/jobs body
 

@@ -25,7 +25,7 @@ from craftgen.gallery.options import GalleryOptions
 from craftgen.gallery.visibility import own_image
 from craftgen.jobs import states
 
-_PRIVATE_FIELDS = ("image",)  # an input upload is never shown: it is the author's own file
+_PRIVATE_FIELDS = ("image", "mask")  # input uploads are never shown: they are the author's own files
 
 
 def publish(
@@ -95,7 +95,7 @@ def unpublish(sessions: sessionmaker[Session], *, user_id: str, image_id: str) -
 def public_settings(request: dict[str, object]) -> dict[str, object]:
     """The settings a public image shows: the tool's own fields from the resolved request."""
     tool = TOOLS.get(str(request.get("tool")))
-    fields = tool.fields if tool is not None else frozenset(request)
+    fields = tool.fields - set(tool.input_files) if tool is not None else frozenset(request)
     return {
         name: value
         for name, value in request.items()

@@ -1,6 +1,6 @@
 """Remix: a job body that re-makes an image (same tool, prompt, seed and settings), ready for
 POST /v1/jobs. Another user's input upload is never handed out: for the tools that start from
-an upload, the body has no `image` and says one is needed."""
+an upload, the body has no `image` (nor `mask`) and says one is needed."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def remix(sessions: sessionmaker[Session], *, viewer_id: str, image_id: str) -> 
         body["seed"] = image.seed
     if "num_images" in tool.fields:
         body["num_images"] = 1
-    own_upload = image.user_id == viewer_id and request.get("image")
-    if tool.needs_image and own_upload:
-        body["image"] = request["image"]
-    return Remix(image_id=image_id, tool=job.tool, job=body, needs_image=tool.needs_image and not own_upload)
+    # The author's own input files (image, mask) go back into the body; nobody else's do.
+    own_uploads = image.user_id == viewer_id and all(request.get(name) for name in tool.input_files)
+    if own_uploads:
+        body.update({name: request[name] for name in tool.input_files})
+    return Remix(image_id=image_id, tool=job.tool, job=body, needs_image=tool.needs_image and not own_uploads)

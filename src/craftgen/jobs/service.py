@@ -26,7 +26,7 @@ from craftgen.jobs.queue import PRIORITY_FREE, PRIORITY_PRO, JobQueue
 from craftgen.jobs.views import JobView, job_view
 from craftgen.schemas import ToolRequest
 from craftgen.storage.store import BlobStore
-from craftgen.uploads import load_upload
+from craftgen.uploads import load_input_files
 
 
 def batch_key_text(key: tuple[object, ...] | None, *, job_id: str) -> str:
@@ -63,13 +63,10 @@ class JobService:
                 return existing
         # 2. Validate fully: model name, upload, the tool's own checks.
         self._check_model(getattr(request, "model", None))
-        image = None
-        upload_id = getattr(request, "image", None)
-        if upload_id is not None:
-            image = load_upload(
-                self.sessions, self.store, user_id=user.id, upload_id=upload_id, limits=self.engine.limits
-            )
-        item = self.engine.prepare(request, image)
+        files = load_input_files(
+            self.sessions, self.store, user_id=user.id, request=request, limits=self.engine.limits
+        )
+        item = self.engine.prepare(request, files=files)
         job_id = new_id()
         key = batch_key_text(self.engine.batch_key(item), job_id=job_id)
         # 3. Credits, quota check and insert in one write transaction.

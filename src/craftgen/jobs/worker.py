@@ -31,7 +31,7 @@ from craftgen.jobs.middleware import Middleware, standard_middleware
 from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.queue import Delivery, JobQueue
 from craftgen.storage.store import BlobStore
-from craftgen.uploads import load_upload
+from craftgen.uploads import load_input_files
 
 log = logging.getLogger("craftgen.worker")
 
@@ -250,17 +250,10 @@ class Worker:
             assert row is not None
             request = stored_request(row.request)
         try:
-            image = None
-            upload_id = getattr(request, "image", None)
-            if upload_id is not None:
-                image = load_upload(
-                    self.sessions,
-                    self.store,
-                    user_id=job.attempt.user_id,
-                    upload_id=upload_id,
-                    limits=self.engine.limits,
-                )
-            job.item = self.engine.prepare(request, image)
+            files = load_input_files(
+                self.sessions, self.store, user_id=job.attempt.user_id, request=request, limits=self.engine.limits
+            )
+            job.item = self.engine.prepare(request, files=files)
         except (InvalidRequest, NotFound) as error:
             self._fail(job, code=error.code, message=error.message)
             return False
