@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from craftgen.db.session import transaction
 from craftgen.db.tables import ApiKey, SigninThrottle, User
-from craftgen.errors import InvalidRequest, TooManyAttempts
+from craftgen.errors import Conflict, InvalidRequest, TooManyAttempts
 from craftgen.signin_policy import SignInPolicy
 
 PLANS = ("free", "pro")
@@ -249,8 +249,24 @@ def create_key(sessions: sessionmaker[Session], *, user_id: str, kind: str = "ap
     return create_key_row(sessions, user_id=user_id, kind=kind).key
 
 
-def create_key_row(sessions: sessionmaker[Session], *, user_id: str, kind: str = "api") -> NewKey:
+def create_key_row(
+    sessions: sessionmaker[Session], *, user_id: str, kind: str = "api", max_keys: int | None = None
+) -> NewKey:
+    """A new key; with `max_keys`, a Conflict once the user holds that many unrevoked API keys
+    (counted under a lock on the user's row, so parallel requests cannot pass it together)."""
     with transaction(sessions) as session:
+        if max_keys is not None and kind == "api":
+            session.scalar(select(User.id).where(User.id == user_id).with_for_update())
+            held = session.scalar(
+                select(func.count())
+                .select_from(ApiKey)
+                .where(ApiKey.user_id == user_id, ApiKey.kind == "api", ApiKey.revoked_at.is_(None))
+            )
+            if (held or 0) >= max_keys:
+                raise Conflict(
+                    f"this account already holds {held} API keys, the most it may (CRAFTGEN_MAX_API_KEYS): "
+                    "revoke one first"
+                )
         return _add_key(session, user_id, kind=kind)
 
 

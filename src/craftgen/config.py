@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     # Wrong passwords one client address may send per window, whichever accounts they name.
     signin_client_max_failures: int = Field(default=SignInPolicy.client_max_failures, ge=1)
     signin_client_window_seconds: float = Field(default=SignInPolicy.client_window_seconds, ge=0)
+    max_api_keys: int = Field(default=SignInPolicy.max_api_keys, ge=1)  # unrevoked API keys per account
     pro_monthly_credits: int = Field(default=JobPolicy.pro_monthly_credits, ge=0)  # one credit per image asked for
     thumbnail_size: int = Field(default=384, ge=64, le=1024)  # longest side of /v1/images/{id}/thumb
     gallery_licence: str = GalleryOptions.licence  # the terms every published image is shared under
@@ -163,6 +164,7 @@ class Settings(BaseSettings):
             lockout_seconds=self.signin_lockout_seconds,
             client_max_failures=self.signin_client_max_failures,
             client_window_seconds=self.signin_client_window_seconds,
+            max_api_keys=self.max_api_keys,
         )
 
     def gallery_options(self) -> GalleryOptions:

@@ -1,4 +1,5 @@
-"""The password sign-in throttle's settings (built by config.Settings, used by accounts.py)."""
+"""The password sign-in throttle's settings and the API-key cap (built by config.Settings, used
+by accounts.py)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,4 @@ class SignInPolicy:
     lockout_seconds: float = 300.0
     client_max_failures: int = 20
     client_window_seconds: float = 300.0
+    max_api_keys: int = 25  # unrevoked API keys one account may hold (web sign-ins not counted)

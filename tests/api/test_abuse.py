@@ -15,7 +15,7 @@ from craftgen.accounts import check_credentials, sign_up
 from craftgen.errors import TooManyAttempts
 from craftgen.signin import COOKIE
 from craftgen.signin_policy import SignInPolicy
-from tests.api.conftest import Api
+from tests.api.conftest import Api, assert_error
 
 PASSWORD = "correct horse battery"
 
@@ -162,3 +162,16 @@ def test_an_image_taken_back_while_hidden_is_private_once_an_admin_unhides_it(ma
 
     assert _in_gallery(api, bea) == []
     assert api.client.get(f"/v1/images/{image_id}", headers=ada).json()["public"] is False
+
+
+def test_api_keys_per_account_are_capped(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_api_keys=3)
+    ada = api.user("ada")  # made with its first key
+
+    made = [api.client.post("/v1/keys", headers=ada) for _ in range(3)]
+
+    assert [response.status_code for response in made] == [201, 201, 409]
+    assert_error(made[2], 409, "conflict", message_contains="revoke one first")
+    prefix = made[0].json()["prefix"]
+    assert api.client.delete(f"/v1/keys/{prefix}", headers=ada).status_code == 204
+    assert api.client.post("/v1/keys", headers=ada).status_code == 201

@@ -48,10 +48,11 @@ def get_keys(runtime: RuntimeDep, user: UserDep) -> KeyList:
     return KeyList(keys=[key_out(key) for key in list_keys(runtime.sessions, user_id=user.id)])
 
 
-@router.post("/keys", status_code=201, tags=["keys"])
+@router.post("/keys", status_code=201, tags=["keys"], responses={409: {"model": ErrorBody}})
 def make_key(runtime: RuntimeDep, user: UserDep) -> KeyCreated:
-    """A new API key; the key itself is in this response only."""
-    new = create_key_row(runtime.sessions, user_id=user.id)
+    """A new API key; the key itself is in this response only (409 at CRAFTGEN_MAX_API_KEYS)."""
+    max_keys = runtime.settings.signin_policy().max_api_keys
+    new = create_key_row(runtime.sessions, user_id=user.id, max_keys=max_keys)
     with runtime.sessions() as session:
         row = session.get(ApiKey, new.id)
         assert row is not None
