@@ -23,7 +23,7 @@ def test_v1_refuses_a_missing_or_bad_key(api: Api, headers: dict[str, str], path
 
 
 def test_a_valid_key_is_accepted(api: Api) -> None:
-    assert api.client.get("/v1/jobs", headers=api.user("ada")).json() == {"jobs": []}
+    assert api.client.get("/v1/jobs", headers=api.user("ada")).json() == {"jobs": [], "next_cursor": None}
 
 
 def test_probes_and_docs_need_no_key(api: Api) -> None:
@@ -50,7 +50,7 @@ def test_an_unexpected_error_is_a_generic_500_and_logged(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(api.runtime.jobs, "list", boom)
+    monkeypatch.setattr(api.runtime.jobs, "page", boom)
     with caplog.at_level(logging.ERROR, logger="craftgen.api"):
         response = api.client.get("/v1/jobs", headers=api.user("ada"))
 

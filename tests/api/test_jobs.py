@@ -115,7 +115,7 @@ def test_another_users_job_and_images_are_not_found(api: Api) -> None:
     ]:
         response = api.client.request(method, path, headers=bob)
         assert_error(response, 404, "not_found")
-    assert api.client.get("/v1/jobs", headers=bob).json() == {"jobs": []}
+    assert api.client.get("/v1/jobs", headers=bob).json() == {"jobs": [], "next_cursor": None}
     # Bob cannot use Ada's upload either.
     theft = api.client.post("/v1/jobs", headers=bob, json={"tool": "cutout", "image": upload_id})
     assert_error(theft, 404, "not_found", field="image")
@@ -151,7 +151,7 @@ def test_invalid_requests_are_422_naming_the_field(api: Api, body: dict[str, obj
     response = api.client.post("/v1/jobs", headers=api.user("ada"), json=body)
 
     assert_error(response, 422, "invalid_request", field=field, message_contains=words)
-    assert api.client.get("/v1/jobs", headers=api.user("bob")).json() == {"jobs": []}
+    assert api.client.get("/v1/jobs", headers=api.user("bob")).json() == {"jobs": [], "next_cursor": None}
 
 
 def test_a_missing_upload_is_a_404_naming_image(api: Api) -> None:

@@ -54,7 +54,7 @@ def test_local_studio_signs_a_loopback_visitor_in_with_a_strict_cookie(make_clie
     assert home.headers["content-security-policy"].startswith("default-src 'self'")
 
     # The cookie now signs API calls: reads as they are, writes only with the CSRF header.
-    assert client.get("/v1/jobs").json() == {"jobs": []}
+    assert client.get("/v1/jobs").json() == {"jobs": [], "next_cursor": None}
     forged = client.post("/v1/jobs", json=JOB)
     assert forged.status_code == 403
     assert forged.json()["error"]["code"] == "forbidden" and "X-Craftgen-CSRF" in forged.json()["error"]["message"]

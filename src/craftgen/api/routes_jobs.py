@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -12,6 +14,7 @@ from craftgen.api.deps import RuntimeDep, UserDep
 from craftgen.api.events import job_events
 from craftgen.api.shapes import ErrorBody, JobAccepted, JobList, JobOut, job_out
 from craftgen.engine.requests import GenerateRequest
+from craftgen.errors import InvalidRequest
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={404: {"model": ErrorBody}})
 
@@ -38,10 +41,35 @@ def submit_job(
     return JobAccepted(id=view.id, status=view.status, queue_position=view.queue_position)
 
 
-@router.get("")
-def list_jobs(runtime: RuntimeDep, user: UserDep, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> JobList:
-    """The caller's jobs, newest first."""
-    return JobList(jobs=[job_out(view) for view in runtime.jobs.list(user.id, limit=limit)])
+@router.get("", responses={422: {"model": ErrorBody}})
+def list_jobs(
+    runtime: RuntimeDep,
+    user: UserDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> JobList:
+    """The caller's jobs, newest first, a page at a time (`next_cursor` for the next one)."""
+    views, last = runtime.jobs.page(user.id, limit=limit, before=_decode_cursor(cursor) if cursor else None)
+    return JobList(jobs=[job_out(view) for view in views], next_cursor=_encode_cursor(last) if last else None)
+
+
+_CURSOR_PREFIX = "jobs:"
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode("ascii")).rstrip(b"=").decode("ascii")
+
+
+def _decode_cursor(cursor: str) -> int:
+    """The seq a cursor holds; InvalidRequest for anything this route did not make."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        text = ""
+    number = text.removeprefix(_CURSOR_PREFIX)
+    if not text.startswith(_CURSOR_PREFIX) or not number.isdigit() or not 0 < int(number) < 2**63:
+        raise InvalidRequest("cursor is not one this API returned", field="cursor")
+    return int(number)
 
 
 @router.get("/{job_id}")

@@ -65,6 +65,7 @@ class JobOut(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[JobOut]
+    next_cursor: str | None = None  # pass as ?cursor= for the next (older) page; null on the last one
 
 
 class JobProgress(BaseModel):

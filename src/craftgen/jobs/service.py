@@ -186,6 +186,17 @@ class JobService:
                 raise NotFound(f"job {job_id!r} not found")
             return self._view(session, job)
 
+    def page(self, user_id: str, *, limit: int = 50, before: int | None = None) -> tuple[list[JobView], int | None]:
+        """The user's jobs newest first, starting after the one whose seq is `before`, and the
+        seq to pass as `before` for the next page (None on the last one)."""
+        with self.sessions() as session:
+            query = select(Job).where(Job.user_id == user_id)
+            if before is not None:
+                query = query.where(Job.seq < before)
+            jobs = session.scalars(query.order_by(Job.seq.desc()).limit(limit + 1)).all()
+            views = [self._view(session, job) for job in jobs[:limit]]
+            return views, (jobs[limit - 1].seq if len(jobs) > limit else None)
+
     def list(self, user_id: str, *, limit: int = 50) -> list[JobView]:
         with self.sessions() as session:
             jobs = session.scalars(
