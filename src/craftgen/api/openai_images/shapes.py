@@ -21,21 +21,21 @@ def _blank_is_none(value: object) -> object:
     return None if value == "" else value
 
 
-Optional = BeforeValidator(_blank_is_none)
+BlankIsNone = BeforeValidator(_blank_is_none)
 
 SizeField = Annotated[
     str | None,
-    Optional,
+    BlankIsNone,
     Field(description="`WIDTHxHEIGHT` in pixels (multiples of 8, within the limits) or `auto`: the model's size"),
 ]
-CountField = Annotated[int | None, Optional, Field(description="how many images (craftgen's num_images); default 1")]
+CountField = Annotated[int | None, BlankIsNone, Field(description="how many images (craftgen's num_images); default 1")]
 ModelField = Annotated[
     str | None,
-    Optional,
+    BlankIsNone,
     Field(description="a craftgen model (GET /v1/models); OpenAI's names (dall-e-3, gpt-image-1, ...) run the default"),
 ]
 FormatField = Annotated[
-    ResponseFormat | None, Optional, Field(description="b64_json (default): the bytes inline; url: a signed link")
+    ResponseFormat | None, BlankIsNone, Field(description="b64_json (default): the bytes inline; url: a signed link")
 ]
 
 
@@ -48,28 +48,28 @@ class OpenAIRequest(BaseModel):
     response_format: FormatField = None
     quality: Annotated[
         Quality | None,
-        Optional,
+        BlankIsNone,
         Field(description="low: fast mode (DeepCache); medium/auto: default steps; high/hd: 2x; xhigh/max: 3x"),
     ] = None
     output_format: Annotated[
-        OutputFormat | None, Optional, Field(description="png (default), webp, jpeg, or svg: the SVG cut file")
+        OutputFormat | None, BlankIsNone, Field(description="png (default), webp, jpeg, or svg: the SVG cut file")
     ] = None
     # The bounds sit on the int itself: on the union they would be applied to None too (a
     # TypeError, not a validation error, when a form sends the field empty).
     output_compression: Annotated[
-        Annotated[int, Field(ge=0, le=100)] | None, Optional, Field(description="webp/jpeg: 0-100")
+        Annotated[int, Field(ge=0, le=100)] | None, BlankIsNone, Field(description="webp/jpeg: 0-100")
     ] = None
     background: Annotated[
         Background | None,
-        Optional,
+        BlankIsNone,
         Field(description="transparent: craftgen's clipart tool (PNG with alpha, SVG cut file); opaque/auto: text"),
     ] = None
     stream: Annotated[
-        bool | None, Optional, Field(description="server-sent events: partial images, then the result")
+        bool | None, BlankIsNone, Field(description="server-sent events: partial images, then the result")
     ] = None
     partial_images: Annotated[
         Annotated[int, Field(ge=0, le=3)] | None,
-        Optional,
+        BlankIsNone,
         Field(description="how many live previews to stream before the result"),
     ] = None
 
@@ -99,7 +99,7 @@ class EditRequest(OpenAIRequest):
 class VariationRequest(OpenAIRequest):
     """The text fields of POST /v1/images/variations (multipart, beside `image`)."""
 
-    prompt: Annotated[str, Optional, Field(description="craftgen extra: what to steer the variations towards")] = ""
+    prompt: Annotated[str, BlankIsNone, Field(description="craftgen extra: what to steer the variations towards")] = ""
 
 
 class ImageData(BaseModel):
