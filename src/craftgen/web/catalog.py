@@ -80,6 +80,7 @@ class ToolPage:
     prompt: Literal["required", "optional", "none"]
     ideas: tuple[str, ...] = ()
     image: bool = False  # takes an input image
+    masks: tuple[str, ...] = ()  # mask fields, painted over the input image instead of uploaded
     controls: tuple[Control, ...] = field(default_factory=tuple)
     repeat_view: bool = False  # results can be shown repeated 3x3
     svg: bool = False  # results come with an SVG cut file
@@ -172,6 +173,7 @@ def tool_page(tool: Tool[Any], options: EngineOptions) -> ToolPage:
         prompt=tool.prompt_mode,
         ideas=card.ideas,
         image=tool.needs_image,
+        masks=tool.mask_fields,
         controls=_controls(tool, options),
         repeat_view=tool.outputs.repeat_preview,
         svg=tool.outputs.svg,

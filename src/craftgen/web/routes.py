@@ -72,6 +72,7 @@ def studio_data(pages: Mapping[str, ToolPage]) -> dict[str, object]:
                 "name": page.name,
                 "title": page.title,
                 "takesImage": page.image,
+                "takesMask": bool(page.masks),
                 "transparent": page.transparent,
                 "svg": page.svg,
                 "repeatPreview": page.repeat_view,

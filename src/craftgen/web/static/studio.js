@@ -577,10 +577,14 @@
     let pending = null;
     let objectUrl = null;
 
+    // A mask painter (if the tool takes a mask) follows the picture: "image-ready" with its size.
+    const tell = (name, detail) => zone.dispatchEvent(new CustomEvent(name, { detail }));
+
     const show = (src, width, height, note) => {
       previewImage.src = src;
       caption.textContent = width && height ? `${width} × ${height} px${note ? ` · ${note}` : ""}` : note || "";
       preview.hidden = false;
+      tell(width && height ? "image-ready" : "image-cleared", { width, height });
     };
 
     const upload = (file) => {
@@ -600,6 +604,7 @@
         .catch((error) => {
           pending = null; // a later Generate goes to the API, which names what is missing
           preview.hidden = true;
+          tell("image-cleared", {});
           showError(form, { field: error.field || "file", message: error.message });
           return null;
         });
@@ -637,6 +642,148 @@
     return () => pending;
   }
 
+  // The mask painter: brush strokes over the input picture, sent as a mask upload ----------------
+
+  /** Painters for a tool that takes a mask (declared: `takesMask`), one per mask field the page
+   * has. Each paints on a canvas laid over the input picture, with a brush size and undo, by
+   * mouse, pen or finger (pointer events). Returns a function that, before a job is sent, uploads
+   * each painting as a mask PNG the picture's size (white = repaint, black = keep) and fills in
+   * its field; false when an upload failed (its error is showing). */
+  function setupMaskPainters(form) {
+    const zone = form.querySelector("[data-dropzone]");
+    if (!toolOf(form.dataset.tool).takesMask || !zone) return async () => true;
+    const painters = [...form.querySelectorAll("[data-mask-canvas]")].map((canvas) => maskPainter(form, zone, canvas));
+    return async () => {
+      for (const painter of painters) if (!(await painter())) return false;
+      return true;
+    };
+  }
+
+  function maskPainter(form, zone, canvas) {
+    const field = canvas.dataset.maskCanvas;
+    const tools = form.querySelector(`[data-mask-tools="${CSS.escape(field)}"]`);
+    const hidden = form.querySelector(`input[type="hidden"][name="${CSS.escape(field)}"]`);
+    const brush = tools.querySelector("[data-brush]");
+    const undo = tools.querySelector("[data-undo]");
+    const clear = tools.querySelector("[data-clear]");
+    const paint = canvas.getContext("2d");
+    let strokes = []; // { id, size, points: [[x, y], ...] }, in the picture's own pixels
+    let current = null;
+    let version = 0; // bumped on every change, so an upload is redone only when needed
+    let sent = -1;
+
+    const redraw = () => {
+      paint.clearRect(0, 0, canvas.width, canvas.height);
+      paint.strokeStyle = paint.fillStyle = "#e0457b";
+      paint.lineCap = paint.lineJoin = "round";
+      for (const { size, points } of strokes) {
+        const [[x, y], ...rest] = points;
+        paint.beginPath();
+        if (!rest.length) {
+          paint.arc(x, y, size / 2, 0, 2 * Math.PI);
+          paint.fill();
+          continue;
+        }
+        paint.lineWidth = size;
+        paint.moveTo(x, y);
+        for (const [px, py] of rest) paint.lineTo(px, py);
+        paint.stroke();
+      }
+      undo.disabled = clear.disabled = strokes.length === 0;
+    };
+    const changed = () => {
+      version += 1;
+      hidden.value = "";
+      redraw();
+    };
+    // Screen position -> picture pixel (the canvas is the picture's size, shown scaled).
+    const at = (event) => {
+      const box = canvas.getBoundingClientRect();
+      return [((event.clientX - box.left) * canvas.width) / box.width, ((event.clientY - box.top) * canvas.height) / box.height];
+    };
+
+    canvas.addEventListener("pointerdown", (event) => {
+      if (event.button > 0 || current) return; // the main button, a pen or one finger
+      event.preventDefault();
+      canvas.setPointerCapture(event.pointerId);
+      const scale = canvas.width / canvas.getBoundingClientRect().width; // the brush is sized on screen
+      current = { id: event.pointerId, size: Number(brush.value) * scale, points: [at(event)] };
+      strokes.push(current);
+      changed();
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      if (!current || event.pointerId !== current.id) return;
+      const moves = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+      for (const move of moves.length ? moves : [event]) current.points.push(at(move));
+      redraw();
+    });
+    const lift = (event) => {
+      if (current && event.pointerId === current.id) current = null;
+    };
+    canvas.addEventListener("pointerup", lift);
+    canvas.addEventListener("pointercancel", lift);
+    undo.addEventListener("click", () => {
+      strokes.pop();
+      changed();
+    });
+    clear.addEventListener("click", () => {
+      strokes = [];
+      changed();
+    });
+    canvas.addEventListener("keydown", (event) => {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z" && strokes.length) {
+        event.preventDefault();
+        undo.click();
+      }
+    });
+
+    // A new picture: a clean canvas of its size. None: nothing to paint on.
+    zone.addEventListener("image-ready", (event) => {
+      canvas.width = event.detail.width;
+      canvas.height = event.detail.height;
+      strokes = [];
+      changed();
+      tools.hidden = false;
+    });
+    zone.addEventListener("image-cleared", () => {
+      strokes = [];
+      changed();
+      tools.hidden = true;
+    });
+
+    const maskBlob = () =>
+      new Promise((resolve) => {
+        const mask = el("canvas", { width: canvas.width, height: canvas.height });
+        const draw = mask.getContext("2d");
+        draw.drawImage(canvas, 0, 0);
+        draw.globalCompositeOperation = "source-in"; // painted pixels white ...
+        draw.fillStyle = "#fff";
+        draw.fillRect(0, 0, mask.width, mask.height);
+        draw.globalCompositeOperation = "destination-over"; // ... on black
+        draw.fillStyle = "#000";
+        draw.fillRect(0, 0, mask.width, mask.height);
+        mask.toBlob(resolve, "image/png");
+      });
+
+    return async () => {
+      if (!strokes.length || (hidden.value && sent === version)) return true; // none: the API says what is missing
+      const painted = version;
+      const body = new FormData();
+      body.append("file", await maskBlob(), `${field}.png`);
+      try {
+        const result = await api("/v1/uploads", { method: "POST", form: body });
+        if (painted === version) {
+          hidden.value = result.id;
+          sent = painted;
+        }
+        return true;
+      } catch (error) {
+        showError(form, { field, message: error.message });
+        return false;
+      }
+    };
+  }
+
   function collect(form) {
     const body = { tool: form.dataset.tool };
     for (const control of form.elements) {
@@ -663,6 +810,7 @@
   }
 
   function setupToolPage(form) {
+    const uploadMasks = setupMaskPainters(form); // first: it follows the picture the drop-zone shows
     const pendingUpload = setupDropzone(form);
     const generate = form.querySelector("[data-generate]");
     const panel = document.querySelector("[data-progress-panel]");
@@ -784,7 +932,7 @@
       generate.disabled = true;
       try {
         const upload = pendingUpload();
-        if (upload && !(await upload)) {
+        if ((upload && !(await upload)) || !(await uploadMasks())) {
           generate.disabled = false;
           return; // the upload's own error is already showing
         }
