@@ -133,6 +133,24 @@ class ScalingRule:
         )
         return dataclasses.replace(self, triggers=triggers)
 
+    def compressed(self, factor: float) -> ScalingRule:
+        """Every duration divided by `factor` (polling, cooldown, windows, policy periods): the same
+        rule on a clock `factor` times faster, for a compressed replay (the calibration)."""
+
+        def behavior(b: ScaleBehavior) -> ScaleBehavior:
+            policies = tuple(dataclasses.replace(p, period_s=p.period_s / factor) for p in b.policies)
+            return dataclasses.replace(b, stabilization_s=b.stabilization_s / factor, policies=policies)
+
+        return dataclasses.replace(
+            self,
+            polling_s=self.polling_s / factor,
+            cooldown_s=self.cooldown_s / factor,
+            scale_up=behavior(self.scale_up),
+            scale_down=behavior(self.scale_down),
+            lease_s=self.lease_s / factor,
+            grace_s=self.grace_s / factor,
+        )
+
     def metrics(self, *, queued_by_priority: dict[int, int], minute_of_day: float) -> dict[str, float]:
         """Each trigger's metric value now, as KEDA reads it."""
         values: dict[str, float] = {}

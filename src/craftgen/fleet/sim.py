@@ -8,7 +8,6 @@ rate, with a notice. Every job that arrives is finished or counted as lost."""
 
 from __future__ import annotations
 
-import math
 import random
 from collections import deque
 from collections.abc import Generator
@@ -18,8 +17,9 @@ from typing import Any
 import simpy
 
 from craftgen.fleet.arrivals import DAY_S, RateCurve, arrival_times
-from craftgen.fleet.manifests import ScaleBehavior, ScalingRule
+from craftgen.fleet.manifests import ScalingRule
 from craftgen.fleet.model import Params
+from craftgen.fleet.scaler import Autoscaler
 
 Proc = Generator[simpy.Event, Any, None]
 
@@ -252,80 +252,37 @@ class _Deployment:
 
 
 class _Autoscaler:
-    """KEDA (activation, cooldown) and the HPA (recommendation, stabilization, rate policies)."""
+    """The shared KEDA + HPA decisions (scaler.py) on the simulation's clock."""
 
     def __init__(self, fleet: _Fleet, rule: ScalingRule, burst: _Deployment) -> None:
         self.fleet, self.rule, self.burst = fleet, rule, burst
-        self.last_active = -math.inf
-        self.recommendations: deque[tuple[float, int]] = deque()
-        self.events: deque[tuple[float, int]] = deque()
+        self.decide = Autoscaler(rule)
         fleet.env.process(self.keda())
         fleet.env.process(self.hpa())
 
-    def reading(self) -> tuple[int, bool]:
-        env = self.fleet.env
-        metrics = self.rule.metrics(queued_by_priority=self.fleet.queue.counts, minute_of_day=(env.now % DAY_S) / 60)
-        return self.rule.desired(metrics, current=self.burst.replicas)
-
     def keda(self) -> Proc:
-        env, rule = self.fleet.env, self.rule
+        env = self.fleet.env
         while True:
-            _, active = self.reading()
-            if active:
-                self.last_active = env.now
-                if self.burst.replicas == 0:
-                    self.burst.scale(max(rule.min_replicas, 1))
-            elif self.burst.replicas > 0 and rule.min_replicas == 0 and env.now - self.last_active >= rule.cooldown_s:
-                self.burst.scale(0)
-            yield env.timeout(rule.polling_s)
+            replicas = self.decide.keda(
+                env.now,
+                counts=self.fleet.queue.counts,
+                minute_of_day=(env.now % DAY_S) / 60,
+                current=self.burst.replicas,
+            )
+            self.burst.scale(replicas)
+            yield env.timeout(self.rule.polling_s)
 
     def hpa(self) -> Proc:
-        env, rule = self.fleet.env, self.rule
+        env = self.fleet.env
         while True:
             yield env.timeout(self.fleet.params.hpa_sync_s)
-            current = self.burst.replicas
-            if current == 0:
-                continue  # KEDA owns 0 <-> 1
-            desired, _ = self.reading()
-            desired = min(max(desired, rule.min_replicas, 1), rule.max_replicas)
-            target = self.normalize(desired, current)
-            if target != current:
-                self.events.append((env.now, target - current))
-                self.burst.scale(target)
-
-    def normalize(self, desired: int, current: int) -> int:
-        """The HPA's normalizeDesiredReplicasWithBehaviors: stabilize, then limit the rate."""
-        now, up, down = self.fleet.env.now, self.rule.scale_up, self.rule.scale_down
-        self.recommendations.append((now, desired))
-        horizon = max(up.stabilization_s, down.stabilization_s)
-        while self.recommendations and self.recommendations[0][0] < now - horizon:
-            self.recommendations.popleft()
-        up_rec = min([desired] + [v for t, v in self.recommendations if t > now - up.stabilization_s])
-        down_rec = max([desired] + [v for t, v in self.recommendations if t > now - down.stabilization_s])
-        recommendation = min(max(current, up_rec), down_rec)
-        while self.events and self.events[0][0] < now - 3600:
-            self.events.popleft()
-        if recommendation > current:
-            recommendation = min(recommendation, max(self._limit(up, current, up=True), current))
-        elif recommendation < current:
-            recommendation = max(recommendation, min(self._limit(down, current, up=False), current))
-        return min(max(recommendation, self.rule.min_replicas, 1), self.rule.max_replicas)
-
-    def _limit(self, behavior: ScaleBehavior, current: int, *, up: bool) -> int:
-        if behavior.select == "Disabled":
-            return current
-        now, proposals = self.fleet.env.now, []
-        for policy in behavior.policies:
-            changed = sum(d for t, d in self.events if t > now - policy.period_s and (d > 0) == up)
-            start = current - changed  # changed < 0 when scaling down: the count at the period's start
-            if policy.kind == "Pods":
-                proposals.append(start + policy.value if up else start - policy.value)
-            elif up:
-                proposals.append(math.ceil(start * (1 + policy.value / 100)))
-            else:
-                proposals.append(int(start * (1 - policy.value / 100)))
-        widest = max if up else min
-        return (widest if behavior.select == "Max" else (min if up else max))(proposals)
+            replicas = self.decide.hpa(
+                env.now,
+                counts=self.fleet.queue.counts,
+                minute_of_day=(env.now % DAY_S) / 60,
+                current=self.burst.replicas,
+            )
+            self.burst.scale(replicas)
 
 
 class _Fleet:
