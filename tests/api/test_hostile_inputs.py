@@ -86,6 +86,40 @@ def test_a_json_body_nested_without_end_is_a_400(api: Api) -> None:
     assert_error(response, 400, "invalid_json", message_contains="nested")
 
 
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "/v1/images/a%00b"),
+        ("GET", "/v1/jobs/a%00b"),
+        ("GET", "/v1/images/a%00b/remix"),
+        ("DELETE", "/v1/keys/a%00b"),
+    ],
+)
+def test_a_nul_in_the_path_is_a_404(make_db_api: Callable[..., Api], method: str, url: str) -> None:
+    api = make_db_api()  # PostgreSQL refuses NUL in any text it is asked to compare: it was a 500 there
+
+    response = api.client.request(method, url, headers=api.user("ada"))
+
+    assert_error(response, 404, "not_found", message_contains="NUL")
+
+
+def test_a_nul_in_a_query_or_a_form_is_a_422_naming_it(make_db_api: Callable[..., Api]) -> None:
+    api = make_db_api()
+    ada = api.user("ada")
+
+    query = api.client.get("/v1/gallery?q=a%00b", headers=ada)
+    form = api.client.post(
+        "/signin",
+        content=b"name=a%00b&password=0123456789ab",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert_error(query, 422, "invalid_request", field="q", message_contains="NUL")
+    assert_error(form, 422, "invalid_request", field="name", message_contains="NUL")
+    # Escaped text without a NUL passes as before.
+    assert api.client.get("/v1/gallery?q=caf%C3%A9%20au%20lait", headers=ada).status_code == 200
+
+
 # Cursors -------------------------------------------------------------------------------------
 
 

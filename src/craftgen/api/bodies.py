@@ -2,9 +2,10 @@
 
 `RequestBodies` is ASGI middleware: a body larger than its limit is a 413 as soon as its
 declared length, or the bytes counted as they arrive, pass the limit (multipart uploads have a
-larger limit of their own). A JSON body is read whole (it is small by then) and refused when
-it holds text no store can keep: a lone UTF-16 surrogate such as `"\\ud800"`, which JSON allows
-but UTF-8 cannot encode, or a NUL, which PostgreSQL text refuses; the 422 names the field.
+larger limit of their own). A JSON or form body is read whole (it is small by then) and refused
+when it holds text no store can keep, as is a query string: a lone UTF-16 surrogate such as
+`"\\ud800"`, which JSON allows but UTF-8 cannot encode, or a NUL, which PostgreSQL text refuses;
+the 422 names the field. A NUL in the path names nothing: a 404.
 Nesting deeper than any craftgen body goes is refused too (json.loads recurses per level).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,6 +45,16 @@ class RequestBodies:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # 0. A NUL names nothing and no database column holds one (PostgreSQL refuses it outright).
+        if "\x00" in str(scope.get("path", "")):
+            await error_response(404, code="not_found", message="nothing here: the path holds a NUL character")(
+                scope, receive, send
+            )
+            return
+        refusal = check_pairs(bytes(scope.get("query_string", b"")), where="query")
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "")
         multipart = content_type.lower().startswith("multipart/")
@@ -53,13 +65,14 @@ class RequestBodies:
         if declared.isdigit() and int(declared) > limit:
             await _too_large(limit)(scope, receive, send)
             return
-        # 2. JSON: read it whole (within the limit), check its text, then hand it on as read.
-        if _is_json(content_type):
+        # 2. JSON and plain forms: read whole (within the limit), text checked, handed on as read.
+        form = content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+        if _is_json(content_type) or form:
             body, more = await _read_all(receive, limit=limit)
             if body is None:
                 await _too_large(limit)(scope, receive, send)
                 return
-            refusal = check_json_text(body)
+            refusal = check_pairs(body, where="form") if form else check_json_text(body)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
@@ -136,6 +149,20 @@ class Refusal:
     code: str
     message: str
     field: str | None = None
+
+
+def check_pairs(encoded: bytes, *, where: str) -> Any:
+    """An error response for a query string or form body (name=value&...) holding text no store
+    can keep (decoded as the framework will: UTF-8, bad bytes replaced), or None."""
+    if b"%" not in encoded and b"\x00" not in encoded:
+        return None  # nothing escaped: nothing unstorable (the common case costs one scan)
+    for name, value in parse_qsl(encoded.decode("latin-1"), keep_blank_values=True):
+        for text in (name, value):
+            if reason := unstorable(text):
+                field = name if not unstorable(name) else None
+                label = f"the {where} parameter {name!r}" if field else f"a {where} parameter name"
+                return error_response(422, code="invalid_request", message=f"{label} {reason}", field=field)
+    return None
 
 
 def check_json_text(body: bytes) -> Any:
