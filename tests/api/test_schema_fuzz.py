@@ -15,6 +15,7 @@ refused. The exceptions, each for a stated reason:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,31 +29,41 @@ from craftgen.accounts import create_user
 from craftgen.app import create_app
 from craftgen.config import Settings
 from craftgen.runtime import build_runtime
+from tests.pg import fresh_postgres_database
 
-EXAMPLES_PER_OPERATION = 10  # ~55 operations: about 15 s on two cores
+EXAMPLES_PER_OPERATION = 10  # ~55 operations: about 15 s per database on two cores
 STATEFUL_STEPS = 8
 COMPAT_PREFIXES = ("/sdapi/", "/v1/images/generations", "/v1/images/edits", "/v1/images/variations")
 
 Fuzz = dict[str, Any]
 
 
-@pytest.fixture()
-def fuzz(tmp_path: Path) -> Iterator[Fuzz]:
-    runtime = build_runtime(
-        Settings(
-            data_dir=tmp_path,
-            device="cpu",
-            default_size=64,
-            default_steps=2,
-            local_studio=False,
-            compat_wait_seconds=0.5,
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fuzz(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fuzz]:
+    """The app on SQLite and on PostgreSQL (stricter about text: a NUL anywhere is an error)."""
+    with ExitStack() as stack:
+        database = {}
+        if request.param == "postgresql":
+            database = {
+                "database_url": stack.enter_context(fresh_postgres_database()),
+                "queue_url": f"sqlite:///{tmp_path / 'queue.db'}",
+            }
+        runtime = build_runtime(
+            Settings(
+                data_dir=tmp_path,
+                device="cpu",
+                default_size=64,
+                default_steps=2,
+                local_studio=False,
+                compat_wait_seconds=0.5,
+                **database,
+            )
         )
-    )
-    _, key = create_user(runtime.sessions, name="fuzzer", plan="pro")
-    app = create_app(runtime)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    yield {"schema": schema, "headers": {"Authorization": f"Bearer {key}"}}
-    runtime.db.dispose()
+        _, key = create_user(runtime.sessions, name="fuzzer", plan="pro")
+        app = create_app(runtime)
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        yield {"schema": schema, "headers": {"Authorization": f"Bearer {key}"}}
+        runtime.db.dispose()
 
 
 @schemathesis.check
