@@ -28,6 +28,9 @@ IMAGE = Image.new("RGB", (96, 96), (200, 100, 50))
         ({"tool": "pattern", "prompt": "x", "repeat": "half-drop", "seamless_x": False}, "seamless_x", "half-drop"),
         ({"tool": "text", "prompt": "x" * 200}, "prompt", "tokens long; the limit is 77"),
         ({"tool": "clipart", "prompt": "x " * 70}, "prompt", "clipart tool's own words"),
+        ({"tool": "text", "prompt": "x" * 2001}, "prompt", "2001 characters long; the limit is 2000"),
+        ({"tool": "text", "prompt": "a\x00b"}, "prompt", "NUL or a lone surrogate"),
+        ({"tool": "text", "prompt": "x", "negative_prompt": "\ud800"}, "negative_prompt", "lone surrogate"),
     ],
 )
 def test_bad_requests_without_image(engine: Engine, fields: dict, field: str, words: str) -> None:

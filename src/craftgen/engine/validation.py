@@ -96,13 +96,17 @@ def check_shared_limits(request: ToolRequest, *, tool: Tool[Any], limits: Limits
             )
     if not isinstance(request, DiffusionRequest):
         return
-    # Characters before tokens: tokenizing costs time and memory in the text's length.
+    # Characters before tokens: tokenizing costs time and memory in the text's length. Text no
+    # store can keep (a NUL, a lone surrogate) is refused whichever way it came (a multipart form,
+    # the CLI): a prompt is copied into the gallery's text columns when published.
     for name in ("prompt", "negative_prompt"):
-        length = len(getattr(request, name))
-        if length > limits.max_prompt_chars:
+        text: str = getattr(request, name)
+        if len(text) > limits.max_prompt_chars:
             raise InvalidRequest(
-                f"{name} is {length} characters long; the limit is {limits.max_prompt_chars}", field=name
+                f"{name} is {len(text)} characters long; the limit is {limits.max_prompt_chars}", field=name
             )
+        if "\x00" in text or not _encodable(text):
+            raise InvalidRequest(f"{name} holds a NUL or a lone surrogate, which no text can store", field=name)
     if request.steps is not None and not 1 <= request.steps <= limits.max_steps:
         raise InvalidRequest(
             f"steps must be between 1 and {limits.max_steps}, got {request.steps}", field="steps"
@@ -127,6 +131,14 @@ def check_prompt_tokens(tokenizer: object, item: ToolInput[Any], *, tool: Tool[A
                 f"{name} is {count} tokens long{added}; the limit is {limits.max_prompt_tokens}",
                 field=name,
             )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def join_prompt(text: str, suffix: str) -> str:
