@@ -26,7 +26,10 @@ from bench_table import Row, cpu_model, parse_rows, table
 
 HERE = Path(__file__).resolve().parent
 # In the order the README's table reads: throughput first, then per-image speed, then memory.
-SCRIPTS = ("fast.py", "precision.py", "batching.py", "engine.py", "service.py", "gallery.py", "fleet.py")
+SCRIPTS = (
+    "fast.py", "precision.py", "batching.py", "engine.py", "service.py", "gallery.py",
+    "fleet.py", "fleet_calibration.py",
+)  # fmt: skip
 
 
 def run_script(script: str, *, smoke: bool, timeout: float) -> tuple[list[Row], str]:

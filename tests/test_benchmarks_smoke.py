@@ -19,6 +19,7 @@ ROWS = {
         "gallery newest page p95", "gallery deep page (cursor) p95", "gallery search rare word", "postgresql"
     ),
     "fleet.py": ("fleet GPU-hours: KEDA reactive", "(shipped)", "fleet cost a day: shipped policy"),
+    "fleet_calibration.py": ("calibration wait p95", "calibration wait spike p95, measured overhead", "worker-seconds"),
 }
 
 

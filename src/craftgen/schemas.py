@@ -88,9 +88,25 @@ class InputFile:
     studio paints it over that image instead of asking for a file."""
 
     mask_of: str | None = None
+    optional: bool = False  # the tool also runs without it (sticker: a prompt or an upload)
 
 
 UploadId = Annotated[str | None, Field(description="an upload id (API) or a file path (CLI)"), InputFile()]
+OptionalUploadId = Annotated[
+    str | None,
+    Field(description="an upload id (API) or a file path (CLI); left out: made from the prompt"),
+    InputFile(optional=True),
+]
+MaskId = Annotated[
+    str | None,
+    Field(
+        description=(
+            "a mask the size of the image: an upload id (API) or a file path (CLI). White (and opaque) "
+            "marks what to repaint; black or transparent what to keep"
+        )
+    ),
+    InputFile(mask_of="image"),
+]
 MaskId = Annotated[
     str | None,
     Field(
@@ -171,6 +187,21 @@ class Size(BaseModel):
         int | None,
         Field(description="pixels, a multiple of 8; left out: the model's size"),
         Studio("Height", unit="px", half=True, order=30, hint="a multiple of 8"),
+    ] = None
+
+
+class CutRules(BaseModel):
+    """What a cut file must keep to at the print size, so a blade or plotter can cut it."""
+
+    min_feature_mm: Annotated[
+        float | None,
+        Field(ge=0, le=20, description="no part or gap of the cut file thinner than this, in mm; left out: 1"),
+        Studio("Thinnest part", unit="mm", half=True, more=True, hint="thinner bits are taken away"),
+    ] = None
+    min_island_mm: Annotated[
+        float | None,
+        Field(ge=0, le=50, description="no island or hole smaller than this many mm square; left out: 1.5"),
+        Studio("Smallest piece", unit="mm", half=True, more=True, hint="smaller specks are dropped"),
     ] = None
 
 

@@ -445,7 +445,7 @@ def test_every_tool_form_has_exactly_its_declared_fields(page: Page, name: str) 
     page.goto(f"/tools/{name}")
     expect(page.get_by_role("heading", level=1)).to_have_text(tool.card.title)
     found = page.locator("#tool-form").evaluate(NAMED_CONTROLS)
-    expected = ["image"] * tool.needs_image + list(tool.mask_fields)
+    expected = ["image"] * tool.takes_image + list(tool.mask_fields)
     expected += ["prompt"] * (tool.prompt_mode != "none") + studio_fields(tool)
     assert [entry[0] for entry in found] == expected
     fields = tool.request_model.model_fields

@@ -167,11 +167,18 @@ class Tool(Generic[RequestT]):
 
     @property
     def needs_image(self) -> bool:
-        return "image" in self.request_model.model_fields
+        """The tool cannot run without an input image."""
+        marker = self.input_files.get("image")
+        return marker is not None and not marker.optional
+
+    @property
+    def takes_image(self) -> bool:
+        """The tool accepts an input image (needed, or optional as for a sticker)."""
+        return "image" in self.input_files
 
     @property
     def input_files(self) -> dict[str, InputFile]:
-        """The fields that name input files (`image`, a `mask`), each one required."""
+        """The fields that name input files (`image`, a `mask`), each required unless marked optional."""
         return input_files(self.request_model)
 
     @property

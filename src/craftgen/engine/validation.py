@@ -56,8 +56,8 @@ def resolve(
 def check_input_files(files: Mapping[str, Image.Image], *, tool: Tool[Any]) -> None:
     """Each input file the tool declares is there, no other is, and a mask is its image's size."""
     declared = tool.input_files
-    for name in declared:
-        if files.get(name) is None:
+    for name, marker in declared.items():
+        if files.get(name) is None and not marker.optional:
             what = "an input image" if name == "image" else f"a {name}"
             raise InvalidRequest(f"the {tool.name} tool needs {what}", field=name)
     for name, value in files.items():

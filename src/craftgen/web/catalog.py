@@ -172,7 +172,7 @@ def tool_page(tool: Tool[Any], options: EngineOptions) -> ToolPage:
         example=card.example,
         prompt=tool.prompt_mode,
         ideas=card.ideas,
-        image=tool.needs_image,
+        image=tool.takes_image,
         masks=tool.mask_fields,
         controls=_controls(tool, options),
         repeat_view=tool.outputs.repeat_preview,

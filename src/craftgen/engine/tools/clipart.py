@@ -14,13 +14,13 @@ from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolOutp
 from craftgen.engine.cut_files import cutout_outputs
 from craftgen.engine.diffusion import TextToImageRequest, size_defaults, txt2img, txt2img_batch_key
 from craftgen.engine.options import EngineOptions
-from craftgen.schemas import examples
+from craftgen.schemas import CutRules, examples
 
 CLIPART_SUFFIX = "clipart, isolated on a plain white background, flat colors, clean outline"
 CLIPART_NEGATIVE = "background scenery, gradient background, shadow, texture, photo, frame"
 
 
-class ClipartRequest(TextToImageRequest):
+class ClipartRequest(CutRules, TextToImageRequest):
     """A subject on a transparent background, with an SVG cut file."""
 
     model_config = examples({"tool": "clipart", "prompt": "a smiling strawberry", "num_images": 2})

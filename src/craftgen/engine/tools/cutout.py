@@ -8,10 +8,10 @@ from pydantic import Field
 
 from craftgen.engine.base import RunContext, Tool, ToolCard, ToolInput, ToolOutputs, ToolResult
 from craftgen.engine.cut_files import cutout_outputs
-from craftgen.schemas import UPLOAD_EXAMPLE, InputImage, ToolRequest, examples
+from craftgen.schemas import UPLOAD_EXAMPLE, CutRules, InputImage, ToolRequest, examples
 
 
-class CutoutRequest(InputImage, ToolRequest):
+class CutoutRequest(CutRules, InputImage, ToolRequest):
     """An upload's background taken away (no randomness, but every run records a seed)."""
 
     model_config = examples({"tool": "cutout", "image": UPLOAD_EXAMPLE})
