@@ -236,3 +236,21 @@ def test_a_huge_prompt_is_refused_by_length_before_it_is_tokenized(api: Api) -> 
 
     assert_error(response, 422, "invalid_request", field="prompt", message_contains="characters")
     assert took < 2.0, took
+
+
+def test_the_drop_in_apis_refuse_bodies_in_their_own_error_shapes(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_body_bytes=4096)
+    ada = api.user("ada")
+    text = f'{{"prompt": "red {SURROGATE} roses"}}'
+
+    openai = _raw(api, "POST", "/v1/images/generations", ada, text)
+    a1111 = _raw(api, "POST", "/sdapi/v1/txt2img", ada, text)
+    openai_big = _raw(api, "POST", "/v1/images/generations", ada, json.dumps({"prompt": "x" * 5000}))
+
+    # OpenAI: {"error": {"message", "type", "param", "code"}}, a refused value is a 400.
+    assert openai.status_code == 400, openai.text
+    assert openai.json()["error"]["param"] == "prompt" and "surrogate" in openai.json()["error"]["message"]
+    assert openai_big.status_code == 413 and openai_big.json()["error"]["type"] == "invalid_request_error"
+    # AUTOMATIC1111: {"error", "detail", "errors"}.
+    assert a1111.status_code == 422, a1111.text
+    assert set(a1111.json()) >= {"error", "detail"} and "prompt" in a1111.json()["detail"]

@@ -20,15 +20,19 @@ from craftgen.api import (
     routes_meta,
     routes_uploads,
 )
+from craftgen.api.a1111 import errors as a1111_errors
 from craftgen.api.a1111 import routes as a1111
 from craftgen.api.bodies import RequestBodies
 from craftgen.api.deps import current_user
 from craftgen.api.docs import install_docs
 from craftgen.api.errors import install_error_handlers
 from craftgen.api.metrics import metrics_registry
+from craftgen.api.openai_images import errors as openai_errors
 from craftgen.api.openai_images import routes as openai_images
 from craftgen.api.shapes import ErrorBody
 from craftgen.runtime import Runtime
+
+OPENAI_PATHS = ("/v1/images/generations", "/v1/images/edits", "/v1/images/variations")
 
 
 def create_api(runtime: Runtime) -> FastAPI:
@@ -49,6 +53,11 @@ def create_api(runtime: Runtime) -> FastAPI:
         max_bytes=limits.max_body_bytes,
         max_multipart_bytes=limits.max_multipart_bytes,
         image_json_paths=(a1111.router.prefix + "/",),
+        # The drop-in APIs' clients read their own error bodies, refusals of bodies included.
+        error_shapes=(
+            *((path, openai_errors.error_response) for path in OPENAI_PATHS),
+            (a1111.router.prefix + "/", a1111_errors.error_response),
+        ),
     )
     install_error_handlers(app)
     # The drop-in APIs check keys themselves, answering in their own error shapes; they come

@@ -12,15 +12,16 @@ Nesting deeper than any craftgen body goes is refused too (json.loads recurses p
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from craftgen.api.errors import error_response
-from craftgen.errors import PayloadTooLarge
+from craftgen.errors import CraftgenError, InvalidRequest, NotFound, PayloadTooLarge
 
 MAX_JSON_DEPTH = 32  # the deepest craftgen body is three levels; this leaves room for clients
 
@@ -29,57 +30,74 @@ class BodyTooLarge(PayloadTooLarge):
     """The request body passed the limit while it was being read."""
 
 
+ErrorShape = Callable[[CraftgenError], Response]
+
+
 class RequestBodies:
-    """Size limit on every body, and encodable text in every JSON body."""
+    """Size limit on every body, and encodable text in every JSON body, form and query string.
+    `error_shapes` maps path prefixes to the error body their clients read (the drop-in APIs');
+    everything else gets craftgen's one shape."""
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, max_multipart_bytes: int, image_json_paths: tuple[str, ...] = ()
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_multipart_bytes: int,
+        image_json_paths: tuple[str, ...] = (),
+        error_shapes: Sequence[tuple[str, ErrorShape]] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_multipart_bytes = max_multipart_bytes
         # Path prefixes whose JSON bodies carry base64 images (A1111's API): the multipart limit.
         self.image_json_paths = image_json_paths
+        self.error_shapes = tuple(error_shapes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # 0. A NUL names nothing and no database column holds one (PostgreSQL refuses it outright).
-        if "\x00" in str(scope.get("path", "")):
-            await error_response(404, code="not_found", message="nothing here: the path holds a NUL character")(
-                scope, receive, send
-            )
+        refusal, receive = await self.check(scope, receive)
+        if refusal is not None:
+            await self.render(str(scope.get("path", "")), refusal)(scope, receive, send)
             return
+        await self.app(scope, receive, send)
+
+    async def check(self, scope: Scope, receive: Receive) -> tuple[Refusal | None, Receive]:
+        """Why this request is refused (or None), and what the app reads its body from."""
+        path = str(scope.get("path", ""))
+        # 0. A NUL names nothing and no database column holds one (PostgreSQL refuses it outright).
+        if "\x00" in path:
+            return Refusal(404, "not_found", "nothing here: the path holds a NUL character"), receive
         refusal = check_pairs(bytes(scope.get("query_string", b"")), where="query")
         if refusal is not None:
-            await refusal(scope, receive, send)
-            return
+            return refusal, receive
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "")
         multipart = content_type.lower().startswith("multipart/")
-        images = multipart or str(scope.get("path", "")).startswith(self.image_json_paths)
+        images = multipart or path.startswith(self.image_json_paths)
         limit = self.max_multipart_bytes if images else self.max_bytes
         # 1. A declared length over the limit is refused before a byte is read.
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await _too_large(limit)(scope, receive, send)
-            return
+            return _too_large(limit), receive
         # 2. JSON and plain forms: read whole (within the limit), text checked, handed on as read.
         form = content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
         if _is_json(content_type) or form:
-            body, more = await _read_all(receive, limit=limit)
+            body, disconnected = await _read_all(receive, limit=limit)
             if body is None:
-                await _too_large(limit)(scope, receive, send)
-                return
+                return _too_large(limit), receive
             refusal = check_pairs(body, where="form") if form else check_json_text(body)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-            await self.app(scope, _replay(body, more, receive), send)
-            return
+            return refusal, _replay(body, disconnected, receive)
         # 3. Anything else streams on, counted; passing the limit stops the route reading it.
-        await self.app(scope, _counted(receive, limit=limit), send)
+        return None, _counted(receive, limit=limit)
+
+    def render(self, path: str, refusal: Refusal) -> Response:
+        for prefix, shape in self.error_shapes:
+            if path.startswith(prefix):
+                return shape(refusal.error())
+        return error_response(refusal.status, code=refusal.code, message=refusal.message, field=refusal.field)
 
 
 def _is_json(content_type: str) -> bool:
@@ -88,10 +106,8 @@ def _is_json(content_type: str) -> bool:
     return not media or media == "application/json" or media.endswith("+json")
 
 
-def _too_large(limit: int) -> Any:
-    return error_response(
-        413, code="payload_too_large", message=f"the request body is larger than the limit of {limit} bytes"
-    )
+def _too_large(limit: int) -> Refusal:
+    return Refusal(413, "payload_too_large", f"the request body is larger than the limit of {limit} bytes")
 
 
 async def _read_all(receive: Receive, *, limit: int) -> tuple[bytes | None, bool]:
@@ -150,10 +166,15 @@ class Refusal:
     message: str
     field: str | None = None
 
+    def error(self) -> CraftgenError:
+        """The same refusal as an error of craftgen's tree, for another API's error shape."""
+        kind = {413: PayloadTooLarge, 404: NotFound}.get(self.status, InvalidRequest)
+        return kind(self.message, field=self.field)
 
-def check_pairs(encoded: bytes, *, where: str) -> Any:
-    """An error response for a query string or form body (name=value&...) holding text no store
-    can keep (decoded as the framework will: UTF-8, bad bytes replaced), or None."""
+
+def check_pairs(encoded: bytes, *, where: str) -> Refusal | None:
+    """Why a query string or form body (name=value&...) holding text no store can keep is refused
+    (decoded as the framework will: UTF-8, bad bytes replaced), or None."""
     if b"%" not in encoded and b"\x00" not in encoded:
         return None  # nothing escaped: nothing unstorable (the common case costs one scan)
     for name, value in parse_qsl(encoded.decode("latin-1"), keep_blank_values=True):
@@ -161,13 +182,13 @@ def check_pairs(encoded: bytes, *, where: str) -> Any:
             if reason := unstorable(text):
                 field = name if not unstorable(name) else None
                 label = f"the {where} parameter {name!r}" if field else f"a {where} parameter name"
-                return error_response(422, code="invalid_request", message=f"{label} {reason}", field=field)
+                return Refusal(422, "invalid_request", f"{label} {reason}", field)
     return None
 
 
-def check_json_text(body: bytes) -> Any:
-    """An error response for a JSON body holding text no store can keep, or None. A body that
-    is not JSON at all is left for the route to refuse in its own words."""
+def check_json_text(body: bytes) -> Refusal | None:
+    """Why a JSON body holding text no store can keep is refused, or None. A body that is not
+    JSON at all is left for the route to refuse in its own words."""
     if not body:
         return None
     try:
@@ -178,9 +199,7 @@ def check_json_text(body: bytes) -> Any:
         return None
     else:
         refusal = find_bad_text(value)
-    if refusal is None:
-        return None
-    return error_response(refusal.status, code=refusal.code, message=refusal.message, field=refusal.field)
+    return refusal
 
 
 _TOO_DEEP = Refusal(400, "invalid_json", f"the request body is nested more than {MAX_JSON_DEPTH} levels deep")
