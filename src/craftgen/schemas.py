@@ -107,16 +107,6 @@ MaskId = Annotated[
     ),
     InputFile(mask_of="image"),
 ]
-MaskId = Annotated[
-    str | None,
-    Field(
-        description=(
-            "a mask the size of the image: an upload id (API) or a file path (CLI). White (and opaque) "
-            "marks what to repaint; black or transparent what to keep"
-        )
-    ),
-    InputFile(mask_of="image"),
-]
 
 
 class PrintSize(BaseModel):
