@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # No step for this long: hung, its leases lapse.
     worker_stall_seconds: float = Field(default=WorkerOptions.stall_seconds, gt=0)
     worker_alive_file: str = WorkerOptions.alive_file  # touched while healthy (a liveness probe reads its age)
+    # Written by `craftgen worker` once its model is loaded and warmed by one step, removed at exit:
+    # the startup and readiness probes read it (deploy/k8s/worker.yaml). Empty: no file, no warm-up.
+    worker_ready_file: str = ""
     # Seconds between sweeps of the dead letters.
     dead_letter_interval: float = Field(default=WorkerOptions.dead_letter_interval, gt=0)
     # A queued job the queue does not hold (a crash between commit and enqueue, lost queue writes)

@@ -3,15 +3,19 @@ signals, and `serve`'s children."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 from types import FrameType
 
 from craftgen.config import Settings
+from craftgen.engine.engine import Engine
 from craftgen.jobs.options import WorkerOptions
 from craftgen.jobs.worker import Worker
 from craftgen.runtime import Runtime, build_runtime
@@ -32,19 +36,56 @@ def build_worker(runtime: Runtime, *, name: str | None = None, options: WorkerOp
     )
 
 
+def warm_up(engine: Engine) -> float:
+    """Load the default model and run one diffusion step of the smallest text job, so the worker's
+    first real job pays for neither; seconds taken."""
+    from craftgen.engine.requests import parse_request  # noqa: PLC0415 - the tool registry, only here
+
+    started = time.perf_counter()
+    engine.run(parse_request({"tool": "text", "prompt": "warm-up", "steps": 1, "width": 64, "height": 64, "seed": 0}))
+    return time.perf_counter() - started
+
+
+def mark_ready(path: Path, *, warm_up_s: float) -> None:
+    """The ready file, written whole (a probe never reads half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({"pid": os.getpid(), "warm_up_s": round(warm_up_s, 3), "at": time.time()}))
+    partial.replace(path)
+
+
 def run_worker_process(settings: Settings, *, name: str | None = None) -> None:
-    """Run one worker until SIGTERM/SIGINT: the first finishes the batch, a second hands it back."""
+    """Run one worker until SIGTERM/SIGINT: the first finishes the batch, a second hands it back.
+    With a ready file set, the worker loads and warms its model first and reports ready only then
+    (a starting worker is not capacity), and the file goes when the worker stops claiming."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    worker = build_worker(build_runtime(settings), name=name)
+    ready = Path(settings.worker_ready_file) if settings.worker_ready_file else None
+    if ready is not None:
+        ready.unlink(missing_ok=True)  # a previous run's file says nothing about this one
+    runtime = build_runtime(settings)
+    worker = build_worker(runtime, name=name)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if worker.stop.is_set():
             worker.abort.set()
         worker.stop.set()
+        if ready is not None:
+            ready.unlink(missing_ok=True)  # no longer capacity: it claims nothing more
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    worker.run_forever()
+    if ready is None:
+        worker.run_forever()
+        return
+    seconds = warm_up(runtime.engine)
+    logging.getLogger(__name__).info("worker %s warmed up in %.1f s; ready", worker.name, seconds)
+    if worker.stop.is_set():
+        return  # told to stop while warming up: never ready
+    mark_ready(ready, warm_up_s=seconds)
+    try:
+        worker.run_forever()
+    finally:
+        ready.unlink(missing_ok=True)
 
 
 def _die_with_parent() -> None:

@@ -206,6 +206,19 @@ def test_a_hung_worker_is_restarted_after_its_leases_lapse(name: str) -> None:
     assert max_age > stall + float(config()["CRAFTGEN_LEASE_SECONDS"])
 
 
+@pytest.mark.parametrize("name", [FLOOR_WORKER, SPOT_WORKER])
+def test_a_worker_is_ready_only_once_its_model_is_warm(name: str) -> None:
+    (container,) = deployment(name)["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    ready_file = env["CRAFTGEN_WORKER_READY_FILE"]
+    for probe in ("startupProbe", "readinessProbe"):
+        command = container[probe]["exec"]["command"]
+        assert ready_file in command[-1], f"{probe} reads the file the worker writes when warm"
+    startup = container["startupProbe"]
+    # Room for the slowest model load (the simulator's default: 130 s; a cold node far more).
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+
+
 def test_the_floor_and_the_burst_run_the_same_pod() -> None:
     floor, burst = (deployment(name)["spec"]["template"]["spec"] for name in (FLOOR_WORKER, SPOT_WORKER))
     placement = {"affinity", "tolerations"}
