@@ -14,6 +14,7 @@ import requests
 import webuiapi
 from PIL import Image
 
+from craftgen.engine.requests import ALL_FIELDS
 from tests.api.compat.conftest import Server
 from tests.conftest import smooth_image
 
@@ -213,3 +214,20 @@ def test_a_client_that_hangs_up_cancels_its_job(server: Server, slow_steps: floa
         time.sleep(0.05)
         job = own.get(f"/v1/jobs/{job['id']}").json()
     assert job["status"] == "canceled"
+
+
+@pytest.mark.skipif("sampler" not in ALL_FIELDS, reason="this tree's jobs have no sampler option yet")
+def test_samplers_are_the_job_option(server: Server) -> None:
+    key = server.user("a1-samplers")
+    api = webui(server, key)
+    names = api.util_get_sampler_names()
+    assert {"Default", "Euler a", "DPM++ 2M Karras"} <= set(names)
+    api.txt2img(prompt="ferns", width=64, height=64)  # webuiapi's default: Euler a, schedule automatic
+    assert last_job(server, key)["request"]["sampler"] == "Euler a"
+    made = api.txt2img(prompt="ferns", width=64, height=64, sampler_name="DPM++ 2M", scheduler="karras")
+    assert last_job(server, key)["request"]["sampler"] == "DPM++ 2M Karras"
+    assert "Sampler: DPM++ 2M Karras" in made.info["infotexts"][0]
+    api.txt2img(prompt="ferns", width=64, height=64, sampler_name="Default")
+    assert last_job(server, key)["request"].get("sampler") is None  # the model's own scheduler
+    with pytest.raises(RuntimeError, match="sampler_name"):
+        api.txt2img(prompt="ferns", width=64, height=64, sampler_name="Nonsense a")
