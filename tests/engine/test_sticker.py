@@ -140,3 +140,38 @@ def test_bad_sticker_requests_are_refused_by_field(
     with pytest.raises(InvalidRequest, match=words) as refused:
         engine.prepare(parse_request({"tool": "sticker", **fields}), image)
     assert refused.value.field == field
+
+
+def test_a_sheet_packs_stickers_2_mm_apart_with_one_cut_path_each(engine: Engine) -> None:
+    fields = {"tool": "sticker", "print_width": 1, "print_height": 1, "offset": 2, "sheet": "A4", "sheet_count": 12}
+    result = engine.run(parse_request(fields), _subject("notch"))
+    png, svg = result.outputs
+    text = svg.data.decode()
+
+    assert (png.name, svg.name) == ("sticker-sheet.png", "sticker-sheet.svg")
+    assert png.image is not None and png.image.size == (2480, 3508)  # A4 at 300 DPI
+    assert 'width="210.0mm"' in text and 'height="297.0mm"' in text
+    paths = re.findall(r' d="([^"]+)"', text)
+    assert len(paths) == 12 == result.metrics["sheet_stickers"]
+    shapes = [rasterize_path(d, width=2480, height=3508) for d in paths]
+    union = np.zeros((3508, 2480), np.uint8)
+    for d, shape in zip(paths, shapes, strict=True):
+        assert len(subpaths(d)) == 1 and d.endswith("Z")
+        union |= shape.astype(np.uint8)
+    # Apart by at least the spacing (less a pixel of tracing), and inside the 10 mm margin.
+    for index, shape in enumerate(shapes):
+        others = union & ~shape.astype(np.uint8)
+        gap = cv2.distanceTransform(1 - others, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[shape].min()
+        assert gap >= 2 * PX_PER_MM - 2, (index, gap / PX_PER_MM)
+    ys, xs = np.nonzero(union)
+    assert min(xs.min(), ys.min()) >= 10 * PX_PER_MM - 2 and xs.max() <= 2480 - 10 * PX_PER_MM + 2
+    # Every printed pixel lies inside some cut line.
+    alpha = np.asarray(png.image.getchannel("A"))
+    assert union[alpha > 127].all()
+
+
+def test_a_sticker_too_big_for_the_sheet_is_refused(engine: Engine) -> None:
+    request = {"tool": "sticker", "print_width": 9, "print_height": 9, "sheet": "Letter"}
+    with pytest.raises(InvalidRequest, match="does not fit on Letter") as refused:
+        engine.prepare(parse_request(request), _subject("disc"))
+    assert refused.value.field == "print_width"

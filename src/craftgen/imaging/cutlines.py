@@ -166,9 +166,12 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return filled
 
 
-def outline_path(shape: np.ndarray, *, tolerance: float = 0.5) -> tuple[str, int]:
-    """The outer outline of a one-piece mask as one closed SVG path (pixel coordinates), just
-    outside its pixels and simplified to within `tolerance` px; (path data, node count)."""
+def outline_path(
+    shape: np.ndarray, *, tolerance: float = 0.5, origin: tuple[float, float] = (0.0, 0.0)
+) -> tuple[str, int]:
+    """The outer outline of a one-piece mask as one closed SVG path (pixel coordinates, moved by
+    `origin`), just outside its pixels and simplified to within `tolerance` px; (path data,
+    node count)."""
     # One pixel grown first: the simplified line then stays outside every pixel of the shape.
     padded = cv2.dilate(np.pad(shape.astype(np.uint8), 2), np.ones((3, 3), np.uint8))
     # Doubled resolution puts the contour on the pixel edges, not through the pixel centres.
@@ -178,7 +181,7 @@ def outline_path(shape: np.ndarray, *, tolerance: float = 0.5) -> tuple[str, int
         raise InvalidRequest("there is no shape to cut around", field="image")
     contour = max(contours, key=cv2.contourArea)
     simple = cv2.approxPolyDP(contour, 2 * tolerance, True)[:, 0, :].astype(np.float64)
-    points = (simple + 0.5) / 2 - 2  # back to the unpadded pixel grid, on edges
+    points = (simple + 0.5) / 2 - 2 + np.array(origin)  # back to the unpadded pixel grid, on edges
     parts = [f"M{_num(points[0][0])} {_num(points[0][1])}"]
     parts += [f"L{_num(x)} {_num(y)}" for x, y in points[1:]]
     parts.append("Z")

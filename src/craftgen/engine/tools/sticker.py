@@ -6,13 +6,15 @@ border is every pixel within the offset of it (so convex corners come out round)
 corners a blade cannot follow are rounded by a closing, and the shape is one piece with no
 holes. The PNG is transparent outside the border (with `bleed`, the border colour runs on past
 the cut line by that much); the SVG has exactly one closed path, the cut line ("CutContour",
-as print-then-cut software names it), in the print's unit.
+as print-then-cut software names it), in the print's unit. With `sheet`, the stickers are laid
+out on A4 or Letter instead, 2 mm apart, one cut path each.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import cv2
@@ -41,6 +43,9 @@ MAX_OFFSET_MM = 20.0
 MARGIN_MM = 0.5  # between the border and the edge of the file, so the cut line never touches it
 CUT_COLOUR = "#ff00ff"  # the spot colour print-then-cut software reads as the cut line
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
+SHEETS_MM = {"A4": (210.0, 297.0), "Letter": (215.9, 279.4)}
+SHEET_MARGIN_MM = 10.0  # kept clear for the cutter's registration marks
+SHEET_SPACING_MM = 2.0  # between stickers (sticker printers' spacing)
 
 
 class StickerRequest(CutRules, TextToImageRequest):
@@ -67,6 +72,22 @@ class StickerRequest(CutRules, TextToImageRequest):
         Field(description="the border's colour, #rrggbb"),
         Studio("Border colour", half=True, order=10, hint="#ffffff is white"),
     ] = "#ffffff"
+
+    sheet: Annotated[
+        Literal["A4", "Letter"] | None,
+        Field(
+            description=(
+                "lay the stickers out on a sheet of this paper, 2 mm apart inside a 10 mm margin, "
+                "one cut path each (the request's stickers in turn until the sheet is full or "
+                "sheet_count); left out: one file per sticker"
+            )
+        ),
+        Studio("Sticker sheet", choices=((None, "No: one file per sticker"), ("A4", "A4"), ("Letter", "US Letter"))),
+    ] = None
+    sheet_count: Annotated[
+        int | None,
+        Field(ge=1, le=200, description="at most this many stickers on the sheet; left out: as many as fit"),
+    ] = None
 
     @field_validator("border_color")
     @classmethod
@@ -115,6 +136,18 @@ class StickerTool(Tool[StickerRequest]):
                 field="offset",
             )
 
+        if request.sheet is not None:
+            inner_w, inner_h = (side - 2 * SHEET_MARGIN_MM for side in SHEETS_MM[request.sheet])
+            sticker_w, sticker_h = spec.px_to_mm(width), spec.px_to_mm(height)
+            if sticker_w > inner_w or sticker_h > inner_h:
+                raise InvalidRequest(
+                    f"a {sticker_w:.0f} x {sticker_h:.0f} mm sticker does not fit on {request.sheet} "
+                    f"({inner_w:.0f} x {inner_h:.0f} mm inside the margins)",
+                    field="print_width",
+                )
+        elif request.sheet_count is not None:
+            raise InvalidRequest("sheet_count needs a sheet (A4 or Letter)", field="sheet_count")
+
     def batch_key(self, item: ToolInput[StickerRequest]) -> tuple[object, ...] | None:
         # Each sticker runs alone: a batched call may move a generated pixel by one level, and
         # the die-cut shape thresholds the cut-out, so one level can move the cut line by a
@@ -139,13 +172,18 @@ class StickerTool(Tool[StickerRequest]):
         for item in items:
             images = [item.image] if item.image is not None else next(pictures)
             result = ToolResult(tool="sticker", model=ctx.model_name, seed=item.seed, outputs=[])
+            made: list[Made] = []
             for index, image in enumerate(images):
                 seed = item.image_seed(index) if item.image is None else None
-                files, metrics, warnings = self._sticker(ctx, item, image, index=index, seed=seed)
-                result.outputs += files
-                result.warnings += warnings
+                one = self._sticker(ctx, item, image, index=index, seed=seed)
+                made.append(one)
+                result.outputs += one.files
+                result.warnings += one.warnings
                 if index == 0:
-                    result.metrics.update(metrics)
+                    result.metrics.update(one.metrics)
+            if item.request.sheet is not None:
+                result.outputs, sheet_metrics = self._sheet(ctx, item, made)
+                result.metrics.update(sheet_metrics)
             results.append(result)
         if not prompted:
             ctx.progress(1, 1)
@@ -153,7 +191,7 @@ class StickerTool(Tool[StickerRequest]):
 
     def _sticker(
         self, ctx: RunContext, item: ToolInput[StickerRequest], image: Image.Image, *, index: int, seed: int | None
-    ) -> tuple[list[OutputFile], dict[str, int | float | str | bool], list[str]]:
+    ) -> Made:
         request = item.request
         spec = print_spec(request, dpi=ctx.options.dpi)
         prefix = f"sticker-{index}"
@@ -237,7 +275,86 @@ class StickerTool(Tool[StickerRequest]):
             "cut_min_feature_mm": rules.min_feature_mm,
         }
         metrics.update(measure_cut_file(_filled(svg_text), rules))
-        return [png, svg], metrics, warnings
+        return Made(files=[png, svg], metrics=metrics, warnings=warnings, image=png_image, shape=shape, printed=printed)
+
+    def _sheet(
+        self, ctx: RunContext, item: ToolInput[StickerRequest], made: list[Made]
+    ) -> tuple[list[OutputFile], dict[str, int | float | str | bool]]:
+        """The stickers packed in rows on the sheet, one cut path each (in the sheet's mm)."""
+        request = item.request
+        assert request.sheet is not None
+        spec = print_spec(request, dpi=ctx.options.dpi)
+        sheet_w, sheet_h = (round(spec.mm_to_px(side)) for side in SHEETS_MM[request.sheet])
+        margin, spacing = spec.mm_to_px(SHEET_MARGIN_MM), spec.mm_to_px(SHEET_SPACING_MM)
+        # 1. Each sticker cropped to what is printed of it (bleed included).
+        crops = []
+        for one in made:
+            ys, xs = np.nonzero(one.printed)
+            box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            crops.append((one.image.crop(box), one.shape[box[1] : box[3], box[0] : box[2]]))
+        cell_w = max(c.width for c, _ in crops)
+        cell_h = max(c.height for c, _ in crops)
+        columns = max(1, int((sheet_w - 2 * margin + spacing) // (cell_w + spacing)))
+        rows = max(1, int((sheet_h - 2 * margin + spacing) // (cell_h + spacing)))
+        count = min(columns * rows, request.sheet_count or columns * rows)
+        # 2. Row by row, the request's stickers in turn, each centred in its cell.
+        canvas = Image.new("RGBA", (sheet_w, sheet_h), (0, 0, 0, 0))
+        paths = []
+        tolerance = max(0.5, spec.mm_to_px(0.05))
+        for k in range(count):
+            crop, shape = crops[k % len(crops)]
+            x0 = margin + (k % columns) * (cell_w + spacing) + (cell_w - crop.width) / 2
+            y0 = margin + (k // columns) * (cell_h + spacing) + (cell_h - crop.height) / 2
+            canvas.alpha_composite(crop, (round(x0), round(y0)))
+            d, _ = outline_path(shape, tolerance=tolerance, origin=(round(x0), round(y0)))
+            paths.append(d)
+        name = "sticker-sheet"
+        png = png_output(canvas, name=f"{name}.png", kind="image", item=item, ctx=ctx, seed=item.seed, fitted=True)
+        svg_w, svg_h = (f"{side:.1f}mm" for side in SHEETS_MM[request.sheet])
+        root = ET.Element(
+            "svg", {"xmlns": SVG_NS, "viewBox": f"0 0 {sheet_w} {sheet_h}", "width": svg_w, "height": svg_h}
+        )
+        stroke = f"{spec.mm_to_px(0.25):.2f}"
+        for number, d in enumerate(paths):
+            ET.SubElement(
+                root,
+                "path",
+                {
+                    "id": f"CutContour-{number + 1}",
+                    "d": d,
+                    "fill": "none",
+                    "stroke": CUT_COLOUR,
+                    "stroke-width": stroke,
+                },
+            )
+        svg = OutputFile(
+            name=f"{name}.svg",
+            kind="svg",
+            media_type="image/svg+xml",
+            data=ET.tostring(root, encoding="unicode").encode("utf-8"),
+            width=sheet_w,
+            height=sheet_h,
+            seed=item.seed,
+        )
+        metrics: dict[str, int | float | str | bool] = {
+            "sheet": request.sheet,
+            "sheet_stickers": count,
+            "sheet_spacing_mm": SHEET_SPACING_MM,
+            "sheet_margin_mm": SHEET_MARGIN_MM,
+        }
+        return [png, svg], metrics
+
+
+@dataclass
+class Made:
+    """One sticker: its files, and the pixels a sheet lays out."""
+
+    files: list[OutputFile]
+    metrics: dict[str, int | float | str | bool]
+    warnings: list[str]
+    image: Image.Image  # the RGBA sticker
+    shape: np.ndarray  # inside the cut line
+    printed: np.ndarray  # what is printed (the shape grown by the bleed)
 
 
 def _dpi(item: ToolInput[StickerRequest]) -> int:
