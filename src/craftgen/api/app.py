@@ -26,6 +26,7 @@ from craftgen.api.bodies import RequestBodies
 from craftgen.api.deps import current_user
 from craftgen.api.docs import install_docs
 from craftgen.api.errors import install_error_handlers
+from craftgen.api.feed import JobFeed
 from craftgen.api.metrics import metrics_registry
 from craftgen.api.openai_images import errors as openai_errors
 from craftgen.api.openai_images import routes as openai_images
@@ -45,6 +46,8 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.metrics = metrics_registry(sessions=runtime.sessions, queue=runtime.queue)
+    # One change feed for every event stream this process serves (api/feed.py).
+    app.state.job_feed = JobFeed(runtime.jobs, interval=runtime.settings.sse_interval)
     # A body is sized (and a JSON body's text checked) before any route parses it; added before
     # the error handlers, so their catch-all 500 middleware still wraps it.
     limits = runtime.settings.limits()

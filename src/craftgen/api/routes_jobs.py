@@ -6,12 +6,13 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from craftgen.api.deps import RuntimeDep, UserDep
 from craftgen.api.events import job_events
+from craftgen.api.feed import JobFeed
 from craftgen.api.shapes import ErrorBody, JobAccepted, JobList, JobOut, job_out
 from craftgen.engine.requests import GenerateRequest
 from craftgen.errors import InvalidRequest
@@ -85,8 +86,9 @@ def cancel_job(job_id: str, runtime: RuntimeDep, user: UserDep) -> JobOut:
 
 
 @router.get("/{job_id}/events", response_class=EventSourceResponse)
-async def job_event_stream(job_id: str, runtime: RuntimeDep, user: UserDep) -> EventSourceResponse:
+async def job_event_stream(job_id: str, request: Request, runtime: RuntimeDep, user: UserDep) -> EventSourceResponse:
     """Server-sent `progress` events while the job changes, then one final `status` event."""
     first = await run_in_threadpool(runtime.jobs.get, user.id, job_id)
-    events = job_events(runtime.jobs, user_id=user.id, first=first, interval=runtime.settings.sse_interval)
+    feed: JobFeed = request.app.state.job_feed
+    events = job_events(runtime.jobs, user_id=user.id, first=first, interval=runtime.settings.sse_interval, feed=feed)
     return EventSourceResponse(events)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from craftgen import credits
 from craftgen.db.session import transaction
@@ -203,6 +204,42 @@ class JobService:
                 select(Job).where(Job.user_id == user_id).order_by(Job.seq.desc()).limit(limit)
             ).all()
             return [self._view(session, job) for job in jobs]
+
+    def views(self, job_ids: Sequence[str]) -> dict[str, JobView]:
+        """Many jobs at once (whoever owns them), for a change feed that watches them all: three
+        queries whatever their number, queue places included (one correlated count each, on the
+        status/priority/seq index), outputs read only for the finished ones."""
+        if not job_ids:
+            return {}
+        with self.sessions() as session:
+            jobs = session.scalars(select(Job).where(Job.id.in_(list(job_ids)))).all()
+            finished = [job.id for job in jobs if job.status in states.TERMINAL]
+            images: dict[str, list[ImageRow]] = {job_id: [] for job_id in finished}
+            if finished:
+                for image in session.scalars(select(ImageRow).where(ImageRow.job_id.in_(finished))):
+                    images[image.job_id].append(image)
+            ahead = aliased(Job)
+            places: dict[str, int] = {}
+            waiting = [job.id for job in jobs if job.status == states.QUEUED]
+            if waiting:
+                count = (
+                    select(func.count())
+                    .select_from(ahead)
+                    .where(
+                        ahead.status == states.QUEUED,
+                        or_(
+                            ahead.priority > Job.priority,
+                            and_(ahead.priority == Job.priority, ahead.seq < Job.seq),
+                        ),
+                    )
+                    .correlate(Job)
+                    .scalar_subquery()
+                )
+                places = {row[0]: row[1] for row in session.execute(select(Job.id, count).where(Job.id.in_(waiting)))}
+            return {
+                job.id: job_view(job, images.get(job.id, []), queue_position=places.get(job.id))
+                for job in jobs
+            }
 
     def _view(self, session: Session, job: Job) -> JobView:
         images = list(session.scalars(select(ImageRow).where(ImageRow.job_id == job.id)).all())
