@@ -11,15 +11,33 @@ settings are checked by the engine. The union of all tool requests, keyed on `to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 Repeat = Literal["grid", "half-drop", "brick", "mirror"]
 PrintUnit = Literal["in", "cm", "mm"]
 OutputKind = Literal["image", "preview", "svg"]
 Quality = Literal["fast", "full"]
+# AUTOMATIC1111's sampler names; engine/samplers.py maps each to a diffusers scheduler.
+SamplerName = Literal[
+    "DPM++ 2M",
+    "DPM++ 2M Karras",
+    "DPM++ 2M SDE",
+    "DPM++ 2M SDE Karras",
+    "DPM++ SDE",
+    "DPM++ SDE Karras",
+    "Euler a",
+    "Euler",
+    "LMS",
+    "LMS Karras",
+    "Heun",
+    "DDIM",
+    "PLMS",
+    "UniPC",
+]
+SAMPLER_NAMES: tuple[str, ...] = get_args(SamplerName)
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,38 @@ Guidance = Annotated[
 ]
 QualityField = Annotated[
     Quality, Field(description="fast: reuse deep UNet features between steps (DeepCache), about 2x quicker")
+]
+
+
+def sampler_key(name: str) -> str:
+    """Our snake-case spelling of a sampler name: "DPM++ 2M Karras" -> "dpmpp_2m_karras"."""
+    return name.strip().lower().replace("++", "pp").replace(" ", "_")
+
+
+_SAMPLER_SPELLINGS = {sampler_key(name): name for name in SAMPLER_NAMES}
+
+
+def _sampler_spelling(value: object) -> object:
+    """A sampler name in any case, or our snake-case spelling, as A1111 spells it."""
+    return _SAMPLER_SPELLINGS.get(sampler_key(value), value) if isinstance(value, str) else value
+
+
+Sampler = Annotated[
+    SamplerName | None,
+    BeforeValidator(_sampler_spelling),
+    Field(
+        description=(
+            "the sampler (diffusers scheduler), by its AUTOMATIC1111 name such as 'Euler a' or 'DPM++ 2M Karras' "
+            "(any case, or snake case: dpmpp_2m_karras); left out: the model's own scheduler"
+        )
+    ),
+    Studio(
+        "Sampler",
+        choices=((None, "The model's own (recommended)"), *((name, name) for name in SAMPLER_NAMES)),
+        order=85,
+        more=True,
+        hint="how noise is turned into a picture; each gives a slightly different look",
+    ),
 ]
 NumImages = Annotated[
     int,
@@ -153,7 +203,7 @@ class ToolRequest(PrintSize):
 
 
 class DiffusionRequest(ToolRequest):
-    """A tool that runs a diffusion model: model, prompts, steps, guidance, quality."""
+    """A tool that runs a diffusion model: model, prompts, steps, guidance, quality, sampler."""
 
     model: ModelName = None
     prompt: Prompt = ""
@@ -161,6 +211,7 @@ class DiffusionRequest(ToolRequest):
     steps: Steps = None
     guidance: Guidance = None
     quality: QualityField = "full"
+    sampler: Sampler = None
 
 
 class Count(BaseModel):

@@ -399,7 +399,7 @@ def test_tool_pages_read_the_declarations() -> None:
         assert (tile.kind, tile.label, tile.default, tile.unit, tile.half) == ("number", label, 256, "px", True)
         assert tile.hint == "a multiple of 8"
     assert [c.name for c in pattern.main_controls] == ["repeat", "width", "height", "num_images"]
-    assert [c.name for c in pattern.more_controls] == ["seamless_x", "seamless_y", "negative_prompt", "seed"]
+    assert [c.name for c in pattern.more_controls] == ["seamless_x", "seamless_y", "negative_prompt", "sampler", "seed"]
     assert control(pattern, "seamless_x").kind == "checkbox" and control(pattern, "seamless_x").default is True
     assert control(pattern, "seed").default is None and control(pattern, "negative_prompt").default == ""
     assert control(pages["text"], "width").label == "Width"

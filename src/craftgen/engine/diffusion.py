@@ -67,7 +67,10 @@ def step_callback(
     positions = first_images([item.num_images for item in items]) if items else None
 
     def callback(pipe: DiffusersPipeline, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        done = done_before + step + 1
+        # A second-order sampler (Heun) calls back twice per step: count whole steps; PLMS takes
+        # one step more than asked for its warm-up: never report past the total.
+        order = max(int(getattr(getattr(pipe, "scheduler", None), "order", 1)), 1)
+        done = min(done_before + (step + order) // order, total)
         latents = kwargs.get("latents")
         if isinstance(progress, PreviewProgress) and positions is not None and latents is not None:
             progress.report(done, total, latent_preview(latents, positions))

@@ -87,8 +87,12 @@ class Engine:
         return item
 
     def batch_key(self, item: ToolInput[Any]) -> tuple[object, ...] | None:
-        """Prepared inputs with equal keys may share one run_batch call; None runs alone."""
-        return self.tool(item.request.tool).batch_key(item)
+        """Prepared inputs with equal keys may share one run_batch call; None runs alone. The
+        sampler is part of every key (one scheduler per diffusion call)."""
+        key = self.tool(item.request.tool).batch_key(item)
+        if key is None or not isinstance(item.request, DiffusionRequest):
+            return key
+        return (*key, ("sampler", item.request.sampler))
 
     def run(
         self,
@@ -106,7 +110,7 @@ class Engine:
         if not items:
             return []
         tool = self.tool(items[0].request.tool)
-        keys = {tool.batch_key(item) for item in items}
+        keys = {self.batch_key(item) for item in items}
         if len(items) > 1 and (len(keys) > 1 or None in keys):
             raise InvalidRequest("these requests cannot share a batch (their batch keys differ)")
         # 2. The model, loaded once and reused.
@@ -132,6 +136,7 @@ class Engine:
         with ExitStack() as stack:
             stack.enter_context(model.lock)
             stack.enter_context(model.adapters_for(tool.name))
+            stack.enter_context(model.sampler(getattr(items[0].request, "sampler", None)))  # one per batch key
             caches = [
                 stack.enter_context(deep_cache(unet, interval=self.options.deepcache_interval))
                 for unet in (model.unets() if fast else [])

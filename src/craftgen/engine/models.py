@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 # From their own modules: for type checkers, diffusers' top-level names are placeholder classes.
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
@@ -23,6 +24,7 @@ from transformers import CLIPTokenizer
 from craftgen.engine.devices import Placement
 from craftgen.engine.loader import free_memory, load_base_pipeline, load_inpaint_unet, load_tokenizer
 from craftgen.engine.registry import ModelRegistry, ModelSpec
+from craftgen.engine.samplers import build_scheduler
 from craftgen.errors import ModelUnavailable
 
 
@@ -39,6 +41,12 @@ class LoadedModel:
     _inpaint: StableDiffusionInpaintPipeline | None = None
     _inpaint_variant: StableDiffusionInpaintPipeline | None = None
     _adapters: dict[str, float] = field(default_factory=dict)
+    _own_scheduler: Any = None  # the model's own scheduler (left out `sampler`)
+    _schedulers: dict[str, Any] = field(default_factory=dict)  # built samplers, by name
+    _sampler: str | None = None
+
+    def __post_init__(self) -> None:
+        self._own_scheduler = self.base.scheduler
 
     @property
     def name(self) -> str:
@@ -72,6 +80,7 @@ class LoadedModel:
         if self._img2img is None:
             self._img2img = StableDiffusionImg2ImgPipeline.from_pipe(self.base)
             self._img2img.set_progress_bar_config(disable=True)
+            self._set_schedulers()
         return self._img2img
 
     def inpaint(self) -> tuple[StableDiffusionInpaintPipeline, str]:
@@ -85,13 +94,37 @@ class LoadedModel:
                 )
                 self._inpaint_variant = StableDiffusionInpaintPipeline.from_pipe(self.base, unet=unet)
                 self._inpaint_variant.set_progress_bar_config(disable=True)
+                self._set_schedulers()
             return self._inpaint_variant, "inpaint-model"
         if self._inpaint is None:
             # With a 4-channel UNet, diffusers' inpaint pipeline re-imposes the known region's
             # noised latents at every step: masked img2img.
             self._inpaint = StableDiffusionInpaintPipeline.from_pipe(self.base)
             self._inpaint.set_progress_bar_config(disable=True)
+            self._set_schedulers()
         return self._inpaint, "masked-img2img"
+
+    @contextmanager
+    def sampler(self, name: str | None) -> Iterator[None]:
+        """Run every pipeline of this model with the named sampler's scheduler (None: the
+        model's own), then put the model's own back. Callers hold `lock`."""
+        self._sampler = name
+        self._set_schedulers()
+        try:
+            yield
+        finally:
+            self._sampler = None
+            self._set_schedulers()
+
+    def _set_schedulers(self) -> None:
+        scheduler = self._own_scheduler
+        if self._sampler is not None:
+            if self._sampler not in self._schedulers:
+                self._schedulers[self._sampler] = build_scheduler(self._sampler, self._own_scheduler.config)
+            scheduler = self._schedulers[self._sampler]
+        for pipe in (self.base, self._img2img, self._inpaint, self._inpaint_variant):
+            if pipe is not None and pipe.scheduler is not scheduler:
+                pipe.scheduler = scheduler
 
     @contextmanager
     def adapters_for(self, tool: str) -> Iterator[None]:
