@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from craftgen.api.app import create_api
-from craftgen.runtime import Runtime
+from craftgen.config import Settings
+from craftgen.runtime import Runtime, build_runtime
 from craftgen.web import routes as studio
 
 
@@ -19,3 +20,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(studio.router)
     app.mount("/static", StaticFiles(directory=studio.STATIC_DIR), name="static")
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from CRAFTGEN_* variables: what each of several API processes imports
+    (`craftgen api --processes N` runs uvicorn's workers, one event loop per core)."""
+    return create_app(build_runtime(Settings()))

@@ -110,14 +110,25 @@ def _announce_model(settings: Settings) -> None:
         click.echo(f"craftgen: note: {TINY_NOTICE}", err=True)
 
 
-def _serve_http(settings: Settings, *, host: str, port: int) -> None:
+def _serve_http(settings: Settings, *, host: str, port: int, processes: int = 1) -> None:
     import uvicorn
 
+    click.echo(f"craftgen: API on http://{host}:{port} (docs at /docs)", err=True)
+    if processes > 1:
+        # Each process builds its own app (and its own change feed) from the same environment.
+        uvicorn.run(
+            "craftgen.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level="warning",
+        )
+        return
     from craftgen.app import create_app
     from craftgen.runtime import build_runtime
 
     app = create_app(build_runtime(settings))
-    click.echo(f"craftgen: API on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -146,11 +157,14 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @main.command()
 @click.option("--host", default=None, help="default: CRAFTGEN_HOST or 127.0.0.1")
 @click.option("--port", type=int, default=None, help="default: CRAFTGEN_PORT or 8000")
-def api(host: str | None, port: int | None) -> None:
+@click.option(
+    "--processes", type=click.IntRange(min=1), default=1, show_default=True, help="API processes (one per core)"
+)
+def api(host: str | None, port: int | None, processes: int) -> None:
     """The HTTP API alone (stateless; run as many as you like)."""
     settings = Settings()
     _announce_model(settings)
-    _serve_http(settings, host=host or settings.host, port=port or settings.port)
+    _serve_http(settings, host=host or settings.host, port=port or settings.port, processes=processes)
 
 
 @main.command()
