@@ -14,7 +14,6 @@ import requests
 import webuiapi
 from PIL import Image
 
-from craftgen.engine.requests import ALL_FIELDS
 from tests.api.compat.conftest import Server
 from tests.conftest import smooth_image
 
@@ -216,7 +215,6 @@ def test_a_client_that_hangs_up_cancels_its_job(server: Server, slow_steps: floa
     assert job["status"] == "canceled"
 
 
-@pytest.mark.skipif("sampler" not in ALL_FIELDS, reason="this tree's jobs have no sampler option yet")
 def test_samplers_are_the_job_option(server: Server) -> None:
     key = server.user("a1-samplers")
     api = webui(server, key)

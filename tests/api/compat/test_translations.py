@@ -88,7 +88,7 @@ def test_openai_mask_transparent_is_white() -> None:
 
 def test_a1111_jobs() -> None:
     txt = Txt2ImgRequest(prompt="p", seed=5, batch_size=2, n_iter=3, cfg_scale=6, tiling=True, sampler_name="Euler a")
-    body = txt2img_job(txt, model=None, known=("tiny",), takes_sampler=False)
+    body = txt2img_job(txt, model=None, known=("tiny",))
     assert body == {
         "tool": "pattern",
         "prompt": "p",
@@ -96,19 +96,18 @@ def test_a1111_jobs() -> None:
         "seed": 5,
         "num_images": 6,
         "guidance": 6,
+        "sampler": "Euler a",
     }
-    assert txt2img_job(txt, model="tiny", known=("tiny",), takes_sampler=True)["sampler"] == "Euler a"
-    assert "seed" not in txt2img_job(Txt2ImgRequest(seed=-1), model=None, known=(), takes_sampler=False)
+    assert txt2img_job(txt, model="tiny", known=("tiny",))["model"] == "tiny"
+    assert "seed" not in txt2img_job(Txt2ImgRequest(seed=-1), model=None, known=())
     with pytest.raises(InvalidRequest, match="hires"):
-        txt2img_job(Txt2ImgRequest(enable_hr=True), model=None, known=(), takes_sampler=False)
+        txt2img_job(Txt2ImgRequest(enable_hr=True), model=None, known=())
     overridden = Txt2ImgRequest(override_settings={"sd_model_checkpoint": "tiny.safetensors [abc123]"})
-    assert txt2img_job(overridden, model=None, known=("tiny",), takes_sampler=False)["model"] == "tiny"
+    assert txt2img_job(overridden, model=None, known=("tiny",))["model"] == "tiny"
     masked = Img2ImgRequest(denoising_strength=0.4, mask_blur=6, inpainting_fill=2)
-    body = img2img_job(masked, image_id="i", mask_id="m", model=None, known=(), takes_sampler=False)
+    body = img2img_job(masked, image_id="i", mask_id="m", model=None, known=())
     assert (body["tool"], body["strength"], body["blend"], body["mask"]) == ("inpaint", 1.0, 6, "m")
-    plain = img2img_job(
-        Img2ImgRequest(denoising_strength=0.4), image_id="i", mask_id=None, model=None, known=(), takes_sampler=False
-    )
+    plain = img2img_job(Img2ImgRequest(denoising_strength=0.4), image_id="i", mask_id=None, model=None, known=())
     assert (plain["tool"], plain["strength"]) == ("variations", 0.4)
     assert upscale_job(image_id="i", scale=4, upscaler="Lanczos") == {
         "tool": "upscale",

@@ -54,7 +54,8 @@ from craftgen.api.compat_jobs import (
 )
 from craftgen.api.deps import RuntimeDep
 from craftgen.db.tables import User
-from craftgen.engine.requests import ALL_FIELDS
+from craftgen.engine.samplers import aliases as sampler_aliases
+from craftgen.engine.samplers import sampler_names
 from craftgen.engine.tools import TOOLS
 from craftgen.errors import Conflict, InvalidRequest
 from craftgen.jobs import states
@@ -85,19 +86,13 @@ def _known(runtime: Runtime) -> tuple[str, ...]:
     return tuple(runtime.engine.registry.names())
 
 
-def _takes_sampler() -> bool:
-    return "sampler" in ALL_FIELDS  # the job option, where this tree has it
-
-
 # Generating -----------------------------------------------------------------------------------
 
 
 @router.post("/txt2img")
 async def txt2img(body: Txt2ImgRequest, request: Request, runtime: RuntimeDep, user: A1111User) -> GenerationResponse:
     """Text to image: craftgen's `text` tool, or `pattern` (a seamless tile) with `tiling`."""
-    job = txt2img_job(
-        body, model=_checkpoints(request).get(user.id), known=_known(runtime), takes_sampler=_takes_sampler()
-    )
+    job = txt2img_job(body, model=_checkpoints(request).get(user.id), known=_known(runtime))
     view = await run_in_threadpool(submit, runtime, user, job, names=FIELD_NAMES)
     return await _generated(request, runtime, user, view, body)
 
@@ -132,9 +127,7 @@ def _submit_img2img(runtime: Runtime, user: User, body: Img2ImgRequest, model: s
         mask_id = store_image(runtime, user_id=user.id, data=png_bytes(grey), field="mask")
     if mask_id is not None and "inpaint" not in TOOLS:
         raise InvalidRequest("this server has no inpaint tool, so it cannot repaint under a mask", field="mask")
-    job = img2img_job(
-        body, image_id=image_id, mask_id=mask_id, model=model, known=_known(runtime), takes_sampler=_takes_sampler()
-    )
+    job = img2img_job(body, image_id=image_id, mask_id=mask_id, model=model, known=_known(runtime))
     return submit(runtime, user, job, names=FIELD_NAMES)
 
 
@@ -297,16 +290,10 @@ def set_options(body: dict[str, Any], request: Request, runtime: RuntimeDep, use
 
 @router.get("/samplers")
 def samplers(user: A1111User) -> list[dict[str, Any]]:
-    """The sampler names txt2img and img2img take (the model's own scheduler where none is given)."""
-    return [{"name": name, "aliases": [], "options": {}} for name in sampler_names()]
-
-
-def sampler_names() -> list[str]:
-    """The values of the job option `sampler`, where this tree has one; always "Default" (the
-    model's own scheduler)."""
-    field = TOOLS["text"].request_model.model_json_schema().get("properties", {}).get("sampler", {})
-    options = field.get("enum") or next((item.get("enum") for item in field.get("anyOf", []) if "enum" in item), None)
-    return [DEFAULT_SAMPLER, *(str(name) for name in options or [] if name != DEFAULT_SAMPLER)]
+    """The sampler job option's names, and "Default": the model's own scheduler."""
+    listed = [{"name": DEFAULT_SAMPLER, "aliases": [], "options": {}}]
+    listed += [{"name": name, "aliases": list(sampler_aliases(name)), "options": {}} for name in sampler_names()]
+    return listed
 
 
 @router.get("/schedulers")

@@ -68,9 +68,7 @@ def sampler_value(params: GenerationParams) -> str | None:
     return f"{name} {scheduler.title()}"
 
 
-def _common(
-    params: GenerationParams, *, model: str | None, known: Collection[str], takes_sampler: bool
-) -> dict[str, object]:
+def _common(params: GenerationParams, *, model: str | None, known: Collection[str]) -> dict[str, object]:
     if params.enable_hr:
         raise InvalidRequest("hires fix is not offered; upscale with /sdapi/v1/extra-single-image", field="enable_hr")
     body: dict[str, object] = {"prompt": params.prompt, "negative_prompt": params.negative_prompt}
@@ -88,15 +86,13 @@ def _common(
         if value is not None:
             body[ours] = value
     sampler = sampler_value(params)
-    if sampler is not None and takes_sampler:
+    if sampler is not None:
         body["sampler"] = sampler
     return body
 
 
-def txt2img_job(
-    params: GenerationParams, *, model: str | None, known: Collection[str], takes_sampler: bool
-) -> dict[str, object]:
-    body = _common(params, model=model, known=known, takes_sampler=takes_sampler)
+def txt2img_job(params: GenerationParams, *, model: str | None, known: Collection[str]) -> dict[str, object]:
+    body = _common(params, model=model, known=known)
     body["tool"] = "pattern" if params.tiling else "text"
     for side in ("width", "height"):
         value = getattr(params, side)
@@ -112,11 +108,10 @@ def img2img_job(
     mask_id: str | None,
     model: str | None,
     known: Collection[str],
-    takes_sampler: bool,
 ) -> dict[str, object]:
     if params.tiling:
         raise InvalidRequest("tiling is for txt2img (craftgen's pattern tool)", field="tiling")
-    body = _common(params, model=model, known=known, takes_sampler=takes_sampler)
+    body = _common(params, model=model, known=known)
     body["image"] = image_id
     if mask_id is None:
         body["tool"] = "variations"
