@@ -37,3 +37,22 @@ def test_a_print_too_big_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 2 and "print_width" in run.stderr and "largest" in run.stderr
     assert not out.exists()
+
+
+def test_generate_a_sticker_from_an_image(tmp_path: Path) -> None:
+    picture = tmp_path / "subject.png"
+    image = Image.new("RGBA", (160, 160), (0, 0, 0, 0))
+    image.paste((220, 40, 90, 255), (30, 30, 130, 130))
+    image.save(picture)
+    out = tmp_path / "out"
+    run = _craftgen(
+        "generate", "sticker", "--image", str(picture), "--offset", "3", "--border-color", "#ffeecc",
+        "--print-width", "2", "--print-height", "2", "--out", str(out),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    record = json.loads((out / "result.json").read_text())
+    assert [o["path"] for o in record["outputs"]] == ["sticker-0.png", "sticker-0.svg"]
+    assert record["metrics"]["offset_mm"] == 3 and record["metrics"]["cut_paths"] == 1
+    svg = (out / "sticker-0.svg").read_text()
+    assert svg.count("<path") == 1 and 'width="2.0000in"' in svg
