@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     # Written by `craftgen worker` once its model is loaded and warmed by one step, removed at exit:
     # the startup and readiness probes read it (deploy/k8s/worker.yaml). Empty: no file, no warm-up.
     worker_ready_file: str = ""
+    # Spot interruption notices (jobs/spot.py): the instance-action URL to poll (AWS:
+    # http://169.254.169.254/latest/meta-data/spot/instance-action; empty: not watched), how often,
+    # how long a SIGTERM leaves when it is the notice (the node termination handler's), and the
+    # time kept for decoding and storing when deciding whether the batch in hand can finish.
+    spot_notice_url: str = ""
+    spot_notice_interval: float = Field(default=5.0, gt=0)
+    spot_notice_seconds: float = Field(default=120.0, gt=0)
+    spot_finish_margin: float = Field(default=10.0, ge=0)
     # Seconds between sweeps of the dead letters.
     dead_letter_interval: float = Field(default=WorkerOptions.dead_letter_interval, gt=0)
     # A queued job the queue does not hold (a crash between commit and enqueue, lost queue writes)
@@ -84,6 +92,7 @@ class Settings(BaseSettings):
     gallery_max_page_size: int = Field(default=GalleryOptions.max_page_size, ge=1)
     report_hide_threshold: int = Field(default=GalleryOptions.report_hide_threshold, ge=1)  # reporters that hide
     sse_interval: float = Field(default=0.25, gt=0)  # how often an event stream looks for changes
+    sse_heartbeat_seconds: float = Field(default=15, gt=0)  # a comment line on a quiet stream, this often
     # The drop-in APIs (OpenAI Images, AUTOMATIC1111) answer synchronously: how long a request
     # waits for its job before it is canceled and refused, and how long an OpenAI `url` works.
     compat_wait_seconds: float = Field(default=600, gt=0)

@@ -17,6 +17,7 @@ from types import FrameType
 from craftgen.config import Settings
 from craftgen.engine.engine import Engine
 from craftgen.jobs.options import WorkerOptions
+from craftgen.jobs.spot import InstanceActionWatcher, SpotNotice
 from craftgen.jobs.worker import Worker
 from craftgen.runtime import Runtime, build_runtime
 
@@ -54,6 +55,16 @@ def mark_ready(path: Path, *, warm_up_s: float) -> None:
     partial.replace(path)
 
 
+def watch_spot_notices(worker: Worker, settings: Settings) -> SpotNotice | None:
+    """With CRAFTGEN_SPOT_NOTICE_URL set: the notice middleware on `worker` and its watcher thread."""
+    if not settings.spot_notice_url:
+        return None
+    notice = SpotNotice(stop=worker.stop, abort=worker.abort, margin_s=settings.spot_finish_margin)
+    worker.middleware.append(notice)
+    InstanceActionWatcher(url=settings.spot_notice_url, notice=notice, interval_s=settings.spot_notice_interval).start()
+    return notice
+
+
 def run_worker_process(settings: Settings, *, name: str | None = None) -> None:
     """Run one worker until SIGTERM/SIGINT: the first finishes the batch, a second hands it back.
     With a ready file set, the worker loads and warms its model first and reports ready only then
@@ -64,10 +75,13 @@ def run_worker_process(settings: Settings, *, name: str | None = None) -> None:
         ready.unlink(missing_ok=True)  # a previous run's file says nothing about this one
     runtime = build_runtime(settings)
     worker = build_worker(runtime, name=name)
+    spot = watch_spot_notices(worker, settings)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if worker.stop.is_set():
             worker.abort.set()
+        if spot is not None and signum == signal.SIGTERM:
+            spot.notice(time.time() + settings.spot_notice_seconds)  # the node's termination handler
         worker.stop.set()
         if ready is not None:
             ready.unlink(missing_ok=True)  # no longer capacity: it claims nothing more

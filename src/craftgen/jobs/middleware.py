@@ -28,6 +28,9 @@ class Middleware:
     def on_step(self) -> None:
         """Diffusion took a step (a sign of life; called every step)."""
 
+    def on_progress(self, done: int, total: int) -> None:
+        """The batch has taken `done` of its `total` steps (called with every step, after on_step)."""
+
     def on_heartbeat(self) -> bool:
         """A beat while a batch runs; False: stop here and let the leases lapse."""
         return True

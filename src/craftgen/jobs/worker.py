@@ -267,6 +267,7 @@ class Worker:
             nonlocal last_write, last_preview
             for middleware in self.middleware:
                 middleware.on_step()
+                middleware.on_progress(done, total)
             if self.abort.is_set():
                 raise Interrupted()
             now = time.monotonic()
