@@ -83,12 +83,13 @@ class ColdStart:
 class Spot:
     """Spot interruptions: a Poisson rate per spot instance-hour, each with a notice (AWS: 2
     minutes) before the node goes. On notice a worker stops claiming, finishes its batch if it ends
-    in time, else hands its jobs back at once (`hand_back`; without it they return when their
-    leases run out)."""
+    in time (less the margin), else hands its jobs back at once, as craftgen.jobs.spot does
+    (`hand_back`; without it they return when their leases run out)."""
 
     interruptions_per_hour: float = 0.05
     notice_s: float = 120.0
     hand_back: bool = True
+    finish_margin_s: float = 10.0  # CRAFTGEN_SPOT_FINISH_MARGIN: kept for decoding and storing
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,7 @@ class _Worker:
         self.deployment.reconcile()  # the pod is evicted: its Deployment makes a new one now
         if starting or not self.batch:
             return
-        if self.batch_end - env.now <= notice:
+        if self.batch_end - env.now + fleet.params.spot.finish_margin_s <= notice:
             return  # it ends before the deadline: finish it, then exit
         batch = self.batch
         if fleet.params.spot.hand_back:
