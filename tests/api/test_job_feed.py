@@ -84,3 +84,40 @@ def test_every_watcher_gets_the_final_event_over_http(api: Api) -> None:
 
     assert len(finals) == 5 and {final["status"] for final in finals} == {"succeeded"}
     assert all(final["outputs"] for final in finals)
+
+
+def test_events_have_ids_and_a_reconnect_is_not_sent_the_state_it_has(api: Api) -> None:
+    pat = api.user("pat", plan="pro")
+    user_id = api.user_id(pat)
+    job_id = api.client.post("/v1/jobs", headers=pat, json=TEXT).json()["id"]
+    first = api.runtime.jobs.get(user_id, job_id)
+    feed = JobFeed(api.runtime.jobs, interval=INTERVAL)
+
+    async def collect(last_event_id: str | None) -> list[tuple[str, str | None]]:
+        seen: list[tuple[str, str | None]] = []
+        with anyio.move_on_after(0.3):
+            async for sent in job_events(
+                api.runtime.jobs,
+                user_id=user_id,
+                first=first,
+                interval=INTERVAL,
+                feed=feed,
+                last_event_id=last_event_id,
+            ):
+                seen.append((str(sent.event), sent.id))
+        return seen
+
+    fresh = anyio.run(collect, None)
+    assert [name for name, _ in fresh] == ["progress"] and fresh[0][1]
+    # Reconnecting with that id: nothing new to say while the job waits.
+    assert anyio.run(collect, fresh[0][1]) == []
+    assert [name for name, _ in anyio.run(collect, "some-other-state")] == ["progress"]
+    # Over HTTP, once the job is done: every event carries an id.
+    api.worker().run_once()
+    with api.client.stream(
+        "GET", f"/v1/jobs/{job_id}/events", headers={**pat, "Last-Event-ID": str(fresh[0][1])}
+    ) as stream:
+        lines = list(stream.iter_lines())
+    ids = [line for line in lines if line.startswith("id:")]
+    events = [line for line in lines if line.startswith("event:")]
+    assert len(ids) == len(events) >= 1 and events[-1] == "event: status"

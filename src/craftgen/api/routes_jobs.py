@@ -87,8 +87,18 @@ def cancel_job(job_id: str, runtime: RuntimeDep, user: UserDep) -> JobOut:
 
 @router.get("/{job_id}/events", response_class=EventSourceResponse)
 async def job_event_stream(job_id: str, request: Request, runtime: RuntimeDep, user: UserDep) -> EventSourceResponse:
-    """Server-sent `progress` events while the job changes, then one final `status` event."""
+    """Server-sent `progress` events while the job changes, then one final `status` event; each
+    has an id, and a reconnect with `Last-Event-ID` skips the state it names."""
     first = await run_in_threadpool(runtime.jobs.get, user.id, job_id)
     feed: JobFeed = request.app.state.job_feed
-    events = job_events(runtime.jobs, user_id=user.id, first=first, interval=runtime.settings.sse_interval, feed=feed)
-    return EventSourceResponse(events)
+    settings = runtime.settings
+    events = job_events(
+        runtime.jobs,
+        user_id=user.id,
+        first=first,
+        interval=settings.sse_interval,
+        feed=feed,
+        last_event_id=request.headers.get("last-event-id"),
+    )
+    # A comment line every so often keeps proxies from closing a quiet stream.
+    return EventSourceResponse(events, ping=settings.sse_heartbeat_seconds)
