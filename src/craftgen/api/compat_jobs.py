@@ -14,7 +14,8 @@ import contextlib
 import io
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
+from craftgen.api.feed import JobFeed
 from craftgen.api.images import find_image
 from craftgen.db.tables import User
 from craftgen.engine.requests import parse_request
@@ -94,31 +96,46 @@ def decode_base64_image(text: str, *, field: str) -> bytes:
 # Waiting --------------------------------------------------------------------------------------
 
 
-async def wait_for_job(
-    runtime: Runtime,
-    *,
-    user_id: str,
-    job_id: str,
-    request: Request | None = None,
-) -> JobView:
-    """Poll the job until it is finished; a caller that hangs up, or a job that outlasts
+NextView = Callable[[], Awaitable[JobView]]
+
+
+@asynccontextmanager
+async def watching(runtime: Runtime, *, user_id: str, job_id: str, request: Request | None) -> AsyncIterator[NextView]:
+    """A function that waits for the job's next state: from the API process's one change feed
+    (api/feed.py: every watched job read once a tick, however many wait), or polled without one."""
+    feed: JobFeed | None = getattr(request.app.state, "job_feed", None) if request is not None else None
+    if feed is None:
+
+        async def polled() -> JobView:
+            await anyio.sleep(runtime.settings.sse_interval)
+            return await run_in_threadpool(runtime.jobs.get, user_id, job_id)
+
+        yield polled
+        return
+    async with feed.watch(job_id) as watcher:
+        yield watcher.next
+
+
+async def wait_for_job(runtime: Runtime, *, user_id: str, job_id: str, request: Request | None = None) -> JobView:
+    """Wait for the job to finish; a caller that hangs up, or a job that outlasts
     CRAFTGEN_COMPAT_WAIT_SECONDS, cancels it (a queued job's credits come back)."""
     settings = runtime.settings
     deadline = time.monotonic() + settings.compat_wait_seconds
-    while True:
+    async with watching(runtime, user_id=user_id, job_id=job_id, request=request) as next_view:
         view = await run_in_threadpool(runtime.jobs.get, user_id, job_id)
-        if view.status in states.TERMINAL:
-            return view
-        if request is not None and await request.is_disconnected():
-            await run_in_threadpool(cancel_quietly, runtime, user_id, job_id)
-            return view
-        if time.monotonic() > deadline:
-            await run_in_threadpool(cancel_quietly, runtime, user_id, job_id)
-            raise Unavailable(
-                f"job {job_id} did not finish within {settings.compat_wait_seconds:g} s "
-                "(CRAFTGEN_COMPAT_WAIT_SECONDS), so it was canceled; please retry"
-            )
-        await anyio.sleep(settings.sse_interval)
+        while view.status not in states.TERMINAL:
+            if request is not None and await request.is_disconnected():
+                await run_in_threadpool(cancel_quietly, runtime, user_id, job_id)
+                return view
+            if time.monotonic() > deadline:
+                await run_in_threadpool(cancel_quietly, runtime, user_id, job_id)
+                raise Unavailable(
+                    f"job {job_id} did not finish within {settings.compat_wait_seconds:g} s "
+                    "(CRAFTGEN_COMPAT_WAIT_SECONDS), so it was canceled; please retry"
+                )
+            with anyio.move_on_after(min(1.0, max(deadline - time.monotonic(), 0.01))):
+                view = await next_view()
+        return view
 
 
 def cancel_quietly(runtime: Runtime, user_id: str, job_id: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from craftgen.accounts import create_user
 from craftgen.app import create_app
@@ -29,6 +30,7 @@ class Server:
     url: str
     runtime: Runtime
     worker: Worker
+    app: FastAPI
     opened: list[Any] = field(default_factory=list)  # clients, closed when the server stops
 
     def keep(self, client: Any) -> Any:
@@ -74,7 +76,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     runtime = build_runtime(settings)
     port = _free_port()
-    uvi = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(runtime)
+    uvi = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = threading.Thread(target=uvi.run, daemon=True)
     serving.start()
     worker = build_worker(runtime, name="compat-worker")
@@ -84,7 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     while not uvi.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
-    made = Server(url=f"http://127.0.0.1:{port}", runtime=runtime, worker=worker)
+    made = Server(url=f"http://127.0.0.1:{port}", runtime=runtime, worker=worker, app=app)
     yield made
     for client in made.opened:
         client.close()

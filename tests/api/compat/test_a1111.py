@@ -147,6 +147,7 @@ def test_progress_shows_the_running_job_and_interrupt_cancels_it(server: Server,
         time.sleep(0.05)
     assert seen, "never saw the job running with a preview"
     assert seen["state"]["sampling_steps"] == 12 and seen["state"]["job_count"] == 1
+    assert server.app.state.job_feed.watchers == 1  # the waiting txt2img rides the process's change feed
     preview = Image.open(io.BytesIO(base64.b64decode(seen["current_image"])))
     assert preview.format == "PNG"
     api.interrupt()

@@ -27,6 +27,7 @@ from craftgen.api.compat_jobs import (
     store_image,
     submit,
     wait_for_job,
+    watching,
 )
 from craftgen.api.deps import RuntimeDep, UserDep
 from craftgen.api.image_links import image_link
@@ -187,7 +188,7 @@ async def _answer(
 ) -> Response:
     headers = {JOB_HEADER: view.id}
     if params.stream:
-        events = _stream(runtime, user, view=view, plan=plan, params=params)
+        events = _stream(request, runtime, user, view=view, plan=plan, params=params)
         return EventSourceResponse(events, headers=headers)
     done = await wait_for_job(runtime, user_id=user.id, job_id=view.id, request=request)
     result = await run_in_threadpool(_result, request, runtime, user.id, done, plan, params)
@@ -228,7 +229,7 @@ def _result(
 
 
 async def _stream(
-    runtime: Runtime, user: User, *, view: JobView, plan: Plan, params: OpenAIRequest
+    request: Request, runtime: Runtime, user: User, *, view: JobView, plan: Plan, params: OpenAIRequest
 ) -> AsyncIterator[ServerSentEvent]:
     """Partial images from the job's live previews (at most `partial_images`), then the result."""
     wanted, sent, shown, finished = params.partial_images or 0, 0, None, False
@@ -241,37 +242,41 @@ async def _stream(
     }
     deadline = time.monotonic() + runtime.settings.compat_wait_seconds
     try:
-        while True:
-            current = await run_in_threadpool(runtime.jobs.get, user.id, view.id)
-            if sent < wanted and current.preview and current.preview != shown:
-                shown = current.preview
-                preview = preview_image(current)
-                if preview is not None:
-                    encoded = await run_in_threadpool(convert, png_bytes(preview), fmt)
-                    payload = {
-                        "type": _PARTIAL,
-                        "b64_json": base64.b64encode(encoded).decode("ascii"),
-                        "created_at": int(time.time()),
-                        "partial_image_index": sent,
-                        **common,
-                    }
-                    yield ServerSentEvent(event=_PARTIAL, data=json.dumps(payload))
-                    sent += 1
-            if current.status in states.TERMINAL:
-                finished = True
-                async for event in _completed(runtime, user, current, plan, params, common):
-                    yield event
-                return
-            if time.monotonic() > deadline:
-                finished = True
-                await run_in_threadpool(cancel_quietly, runtime, user.id, view.id)
-                yield _error_event(JobFailed(f"job {view.id} did not finish in time and was canceled", status=503))
-                return
-            await anyio.sleep(runtime.settings.sse_interval)
+        async with watching(runtime, user_id=user.id, job_id=view.id, request=request) as next_view:
+            current = view
+            while True:
+                if sent < wanted and current.preview and current.preview != shown:
+                    shown = current.preview
+                    partial = await run_in_threadpool(_partial_image, current, fmt)
+                    if partial is not None:
+                        payload = {"type": _PARTIAL, "b64_json": partial, "partial_image_index": sent, **common}
+                        payload["created_at"] = int(time.time())
+                        yield ServerSentEvent(event=_PARTIAL, data=json.dumps(payload))
+                        sent += 1
+                if current.status in states.TERMINAL:
+                    finished = True
+                    async for event in _completed(runtime, user, current, plan, params, common):
+                        yield event
+                    return
+                if time.monotonic() > deadline:
+                    finished = True
+                    await run_in_threadpool(cancel_quietly, runtime, user.id, view.id)
+                    yield _error_event(JobFailed(f"job {view.id} did not finish in time and was canceled", status=503))
+                    return
+                with anyio.move_on_after(min(1.0, max(deadline - time.monotonic(), 0.01))):
+                    current = await next_view()
     finally:
         if not finished:  # the client went away: nobody will see this job's images
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(cancel_quietly, runtime, user.id, view.id)
+
+
+def _partial_image(view: JobView, fmt: str) -> str | None:
+    """The job's live preview as a base64 image in `fmt`, if it has one."""
+    preview = preview_image(view)
+    if preview is None:
+        return None
+    return base64.b64encode(convert(png_bytes(preview), fmt)).decode("ascii")
 
 
 async def _completed(
