@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import click
+from pydantic import BeforeValidator
 from pydantic.fields import FieldInfo
 
 from craftgen.schemas import is_input_file
@@ -32,13 +33,18 @@ def _base_type(annotation: Any) -> Any:
 
 
 class _LiteralChoice(click.Choice):  # type: ignore[type-arg]  # click's Choice is generic in its stubs only
-    """A choice among a Literal's values, given back as the value itself (`--scale 4` -> 4)."""
+    """A choice among a Literal's values, given back as the value itself (`--scale 4` -> 4). The
+    field's own before-validators run first, so other spellings it accepts (a sampler's snake
+    case) are accepted here too."""
 
-    def __init__(self, values: tuple[object, ...]) -> None:
+    def __init__(self, values: tuple[object, ...], *, before: tuple[Callable[..., Any], ...] = ()) -> None:
         self.values = {str(value): value for value in values}
+        self.before = before
         super().__init__(list(self.values))
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        for normalise in self.before:
+            value = normalise(value)
         return self.values[super().convert(value, param, ctx)]
 
 
@@ -51,7 +57,8 @@ def _option(name: str, info: FieldInfo) -> click.Option:
     if base is bool:
         return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help_text)
     if get_origin(base) is Literal:
-        choice = _LiteralChoice(get_args(base))
+        before = tuple(item.func for item in info.metadata if isinstance(item, BeforeValidator))
+        choice = _LiteralChoice(get_args(base), before=before)
         default = "" if info.default is None else f" [default: {info.default}]"
         return click.Option([flag, name], type=choice, default=None, help=help_text + default)
     kind = {int: click.INT, float: click.FLOAT, str: click.STRING}.get(base, click.STRING)
