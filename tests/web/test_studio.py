@@ -236,7 +236,7 @@ def test_use_as_input_sends_a_result_to_another_tool(page: Page) -> None:
     generate(page)
     card = first_result(page, "Text to image")
     targets = card.get_by_label("Send to").locator("option").all_inner_texts()
-    assert targets == [tool.card.title for tool in TOOLS.values() if tool.needs_image]
+    assert targets == [tool.card.title for tool in TOOLS.values() if tool.takes_image]
     card.get_by_label("Send to").select_option(label="Outpaint")
     card.get_by_role("button", name="Use as input").click()
 
