@@ -23,10 +23,10 @@ from fastapi import Request
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.types import Message
 
 from craftgen.api.feed import JobFeed
 from craftgen.api.images import find_image
+from craftgen.api.multipart import MULTIPART_SLACK, bounded_form
 from craftgen.db.tables import User
 from craftgen.engine.requests import parse_request
 from craftgen.errors import CraftgenError, InvalidRequest, PayloadTooLarge, Unavailable
@@ -36,7 +36,6 @@ from craftgen.jobs.views import JobView, OutputView
 from craftgen.runtime import Runtime
 from craftgen.uploads import save_upload
 
-MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and the small text fields around the files
 JOB_HEADER = "X-Craftgen-Job-Id"  # every drop-in answer names the job it ran as
 
 FieldNames = Mapping[str, str]  # craftgen field -> the name the caller's API gives it
@@ -190,24 +189,11 @@ class Form:
 async def read_form(request: Request, *, max_bytes: int, max_files: int = 4) -> Form:
     """Read a multipart/form-data body, refusing (413) as soon as it passes the limits."""
     too_large = PayloadTooLarge(f"the upload is larger than the limit of {max_bytes} bytes per image")
-    limit = max_files * max_bytes + MULTIPART_SLACK
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    received = 0
-
-    async def counted() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise too_large
-        return message
-
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("send this request as multipart/form-data")
-    form = await Request(request.scope, counted).form(max_files=max_files, max_fields=64)
+    form = await bounded_form(
+        request, limit=max_files * max_bytes + MULTIPART_SLACK, too_large=too_large, max_files=max_files, max_fields=64
+    )
     try:
         fields: dict[str, str] = {}
         files: dict[str, list[bytes]] = {}

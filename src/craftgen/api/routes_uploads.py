@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.types import Message
 
 from craftgen.api.deps import RuntimeDep, UserDep
+from craftgen.api.multipart import MULTIPART_SLACK, bounded_form
 from craftgen.api.shapes import ErrorBody, UploadOut, upload_out
 from craftgen.db.tables import Upload
 from craftgen.errors import InvalidRequest, PayloadTooLarge
@@ -16,7 +16,6 @@ from craftgen.uploads import save_upload
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
-MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file itself
 CHUNK = 64 * 1024
 
 _MULTIPART_BODY = {
@@ -51,25 +50,11 @@ async def create_upload(request: Request, runtime: RuntimeDep, user: UserDep) ->
 async def read_file_field(request: Request, *, max_bytes: int) -> bytes:
     """The bytes of multipart field `file`, refused (413) as soon as the body passes the limit."""
     too_large = PayloadTooLarge(f"the file is larger than the upload limit of {max_bytes} bytes", field="file")
-    # 1. A declared length over the limit is refused before a byte is read.
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_SLACK:
-        raise too_large
-    # 2. Count the body as it arrives (chunked uploads declare no length).
-    received = 0
-
-    async def counted() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > max_bytes + MULTIPART_SLACK:
-                raise too_large
-        return message
-
-    form = await Request(request.scope, counted).form(max_files=1, max_fields=16)
+    form = await bounded_form(
+        request, limit=max_bytes + MULTIPART_SLACK, too_large=too_large, max_files=1, max_fields=16
+    )
     try:
-        # 3. The file part itself, held to the exact limit.
+        # The file part itself, held to the exact limit.
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise InvalidRequest("send the image as a multipart/form-data file field named 'file'", field="file")
