@@ -8,12 +8,13 @@ whose traceback goes to the log only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -142,3 +143,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_middleware(InternalErrors)
+
+
+def route_answering_errors_with(answer: Callable[[Exception], Response], *, name: str) -> type[APIRoute]:
+    """A route class whose every error is answered by `answer` (a compatible API's own error
+    shape) instead of the app-wide handlers; `answer` logs the unknown ones."""
+
+    class ShapedErrorsRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def route(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except Exception as exc:  # noqa: BLE001 - every error gets the API's shape; unknown ones are logged
+                    return answer(exc)
+
+            return route
+
+    ShapedErrorsRoute.__name__ = ShapedErrorsRoute.__qualname__ = name
+    return ShapedErrorsRoute

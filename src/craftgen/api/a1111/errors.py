@@ -4,17 +4,13 @@ exception handler), with FastAPI's `detail` for what clients show; craftgen's st
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
-from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
-from craftgen.api.errors import INTERNAL_MESSAGE, status_for
+from craftgen.api.errors import INTERNAL_MESSAGE, route_answering_errors_with, status_for
 from craftgen.errors import CraftgenError
 
 log = logging.getLogger("craftgen.api.a1111")
@@ -53,16 +49,5 @@ def error_response(exc: Exception) -> JSONResponse:
     return a1111_error(500, "internal_error", INTERNAL_MESSAGE)
 
 
-class A1111Route(APIRoute):
-    """A route whose every error is answered in A1111's shape."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:  # noqa: BLE001 - every error gets A1111's shape; unknown ones are logged
-                return error_response(exc)
-
-        return route
+# Every error on these routes is answered in A1111's shape.
+A1111Route = route_answering_errors_with(error_response, name="A1111Route")

@@ -10,17 +10,13 @@ shape.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
-from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
-from craftgen.api.errors import INTERNAL_MESSAGE, status_for
+from craftgen.api.errors import INTERNAL_MESSAGE, route_answering_errors_with, status_for
 from craftgen.errors import CraftgenError
 
 log = logging.getLogger("craftgen.api.openai")
@@ -91,16 +87,5 @@ def error_response(exc: Exception) -> JSONResponse:
     return openai_error(500, INTERNAL_MESSAGE, code="internal_error")
 
 
-class OpenAIRoute(APIRoute):
-    """A route whose every error is answered in OpenAI's shape."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:  # noqa: BLE001 - every error gets OpenAI's shape; unknown ones are logged
-                return error_response(exc)
-
-        return route
+# Every error on these routes is answered in OpenAI's shape.
+OpenAIRoute = route_answering_errors_with(error_response, name="OpenAIRoute")
